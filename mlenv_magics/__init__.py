@@ -1,0 +1,34 @@
+"""mlenv_magics: one-line GPU checks, data attachment and host-aware cells for notebooks.
+
+``%load_ext mlenv_magics`` registers the magics. Loading stays cheap: nothing heavy
+(ipywidgets, kaggle, requests, pydrive2, torch, ...) is imported until a magic needs it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import MlenvError
+
+__version__ = "0.1.0"
+__all__ = ["MlenvError", "add_data", "detect_runtime", "gpu_report"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in {"add_data", "detect_runtime", "gpu_report"}:
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'mlenv_magics' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    from .magics import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from .magics import unload_ipython_extension as unload
+
+    unload(ipython)

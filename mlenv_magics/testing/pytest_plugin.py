@@ -1,0 +1,1 @@
+"""pytest fixtures exposing the loopback fakes (registered through the ``pytest11`` entry point)."""
