@@ -1,0 +1,47 @@
+"""The options every source takes and the result every source returns."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from ..progress import ProgressSink
+
+Origin = Literal["mounted", "attached", "colab-cache", "cache", "downloaded"]
+
+
+@dataclass(frozen=True)
+class AddDataOptions:
+    files: tuple[str, ...] = ()  # names or globs; empty = everything
+    to: Path | None = None  # place the data here instead of returning the cache path
+    force: bool = False
+    offline: bool = False
+    progress: ProgressSink | None = None  # None = no progress (quiet)
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    shell: Any = None  # the IPython shell, for host detection and login widgets
+
+
+@dataclass(frozen=True)
+class DataResult:
+    path: Path
+    source: str  # as the user should read it, e.g. "kaggle dataset alice/tiny"
+    version: str | None
+    origin: Origin
+    files: int
+    size: int  # bytes
+    notes: tuple[str, ...] = ()  # e.g. "offline: using the newest cached version 3"
+
+    def summary_line(self) -> str:
+        from ..render import human_bytes
+
+        version = f" v{self.version}" if self.version else ""
+        word = "file" if self.files == 1 else "files"
+        line = (
+            f"{self.source}{version}: {self.origin}, {self.files} {word},"
+            f" {human_bytes(self.size)} at {self.path}"
+        )
+        return "; ".join([line, *self.notes])
