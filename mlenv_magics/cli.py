@@ -87,15 +87,19 @@ def _gpu(args: argparse.Namespace) -> int:
 
 def _add_data(args: argparse.Namespace) -> int:
     from .api import add_data
+    from .errors import BadSourceError
 
-    path = add_data(
-        args.source,
-        files=args.file,
-        to=args.to,
-        force=args.force,
-        offline=args.offline,
-        quiet=args.quiet,
-    )
+    try:
+        path = add_data(
+            args.source,
+            files=args.file,
+            to=args.to,
+            force=args.force,
+            offline=args.offline,
+            quiet=args.quiet,
+        )
+    except BadSourceError as exc:
+        raise _UsageError(f"mlenv add-data: error: {exc}") from None
     print(path)
     return 0
 

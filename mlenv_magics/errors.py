@@ -77,3 +77,7 @@ class OfflineError(MlenvError):
 
 class ServerError(MlenvError):
     """The server kept failing (5xx) or answered something unexpected."""
+
+
+class BadSourceError(MlenvError):
+    """The SOURCE argument is not a form mlenv understands (a usage error)."""

@@ -83,15 +83,19 @@ class MlenvMagics(Magics):
         """Make a data source available locally and return its directory."""
         args = parse_argstring(self.mlenv_add_data, _line(line))
         from .api import add_data
+        from .errors import BadSourceError
 
-        return add_data(
-            args.source,
-            files=args.file,
-            to=args.to,
-            force=args.force,
-            offline=args.offline,
-            quiet=args.quiet,
-        )
+        try:
+            return add_data(
+                args.source,
+                files=args.file,
+                to=args.to,
+                force=args.force,
+                offline=args.offline,
+                quiet=args.quiet,
+            )
+        except BadSourceError as exc:
+            raise UsageError(str(exc)) from None
 
     def _run_on(self, magic: str, line: str, cell: str) -> None:
         quiet = _conditional_flags(magic, line)

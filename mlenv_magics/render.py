@@ -36,8 +36,9 @@ def text_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     """A left-aligned, space-padded table for ``text/plain``."""
     cells = [list(headers)] + [[show(v) for v in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-             for row in cells]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
     return "\n".join(lines)
 
 
