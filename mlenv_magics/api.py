@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import NotAvailableError
-from .runtime import detect_runtime
+from .runtime import current_shell, detect_runtime
 
 
 def gpu_report(**options: Any) -> Any:
@@ -16,12 +17,60 @@ def gpu_report(**options: Any) -> Any:
     return probe(**options)
 
 
-def add_data(source: str, **options: Any) -> Path:
-    """Make ``source`` available locally and return its directory."""
-    raise NotAvailableError(
-        "%mlenv_add_data is not built yet in this version of mlenv_magics.",
-        fix="Upgrade mlenv-magics.",
+def add_data(
+    source: str,
+    *,
+    files: Sequence[str] | str = (),
+    to: str | os.PathLike[str] | None = None,
+    force: bool = False,
+    offline: bool = False,
+    quiet: bool = False,
+    env: Mapping[str, str] | None = None,
+    shell: Any = None,
+    mount_timeout: float = 60.0,
+    policy: Any = None,
+) -> Path:
+    """Make ``source`` (a Kaggle dataset or competition, or a Google Drive file or folder)
+    available locally and return its directory.
+
+    ``files`` keeps only these names or globs; ``to`` places the data in that folder;
+    ``force`` fetches again; ``offline`` uses mounts and the cache only; ``quiet`` shows no
+    progress and no summary line.
+    """
+    from .data import AddDataOptions, acquire
+    from .data.sources import parse_source
+
+    parse_source(source)  # a malformed SOURCE fails before anything else happens
+    patterns = (files,) if isinstance(files, str) else tuple(files)
+    progress = None
+    if not quiet:
+        from .progress import tqdm_progress
+
+        progress = tqdm_progress(source)
+    options = AddDataOptions(
+        files=patterns,
+        to=Path(to) if to is not None else None,
+        force=force,
+        offline=offline,
+        progress=progress,
+        env=dict(os.environ if env is None else env),
+        shell=shell if shell is not None else current_shell(),
+        notice=None if quiet else _print_notice,
+        mount_timeout=mount_timeout,
+        policy=policy,
     )
+    try:
+        result = acquire(source, options)
+    finally:
+        if progress is not None:
+            progress.close()
+    if not quiet:
+        print(result.summary_line(), flush=True)
+    return result.path
+
+
+def _print_notice(text: str) -> None:
+    print(text, flush=True)
 
 
 __all__ = ["add_data", "detect_runtime", "gpu_report"]

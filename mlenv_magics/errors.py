@@ -81,3 +81,11 @@ class ServerError(MlenvError):
 
 class BadSourceError(MlenvError):
     """The SOURCE argument is not a form mlenv understands (a usage error)."""
+
+
+class CacheBusyError(MlenvError):
+    """Another process kept a cache entry locked longer than the bounded wait."""
+
+
+class DestinationExistsError(MlenvError):
+    """``--to DIR`` already holds different files with the same names."""

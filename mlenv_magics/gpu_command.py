@@ -68,14 +68,28 @@ def watch(
     sleep: Callable[[float], None] = time.sleep,
     probe: Callable[[], Any] | None = None,
 ) -> None:
-    """Refresh one view in the foreground; Ctrl-C ends it (and is re-raised)."""
+    """Refresh one view in the foreground; Ctrl-C ends it (and is re-raised).
+
+    The first report is shown through ``display``. When it rendered as a widget, later
+    reports update that widget in place; otherwise ``display.update`` replaces the output
+    (a notebook display id) or prints again (text mode).
+    """
     if probe is None:
-        from .gpu import gpu_report as probe
+        from .gpu import gpu_report
+
+        probe = gpu_report
     assert options.watch is not None
     shown = 0
+    first: Any = None
     while options.count is None or shown < options.count:
         report = probe()
-        display.update(report)
+        report.check(require=options.require, min_memory_bytes=options.min_memory_bytes)
+        view = getattr(first, "_widget_view", None)
+        if view is not None:
+            view.refresh(report)
+        else:
+            display.update(report)
+            first = first or report
         shown += 1
         if options.count is not None and shown >= options.count:
             break

@@ -16,6 +16,13 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 CONDITIONAL_HOSTS = {"on_kaggle": "kaggle", "on_colab": "colab", "on_local": "local"}
 
 
+def _unquote(value: str) -> str:
+    # IPython's argument splitter keeps the quotes around a quoted word ('*.csv').
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
 def _line(line: str) -> str:
     # A trailing ';' silences output in IPython; it must not reach the parser.
     return line.strip().rstrip(";").strip()
@@ -88,8 +95,8 @@ class MlenvMagics(Magics):
         try:
             return add_data(
                 args.source,
-                files=args.file,
-                to=args.to,
+                files=[_unquote(name) for name in args.file],
+                to=_unquote(args.to) if args.to else None,
                 force=args.force,
                 offline=args.offline,
                 quiet=args.quiet,

@@ -1,24 +1,72 @@
 """One HTTP transfer layer for every source: timeouts, bounded retries, resume, verification.
 
-INTERFACE SKETCH (bodies to be written): sources describe files as ``RemoteFile``s;
-``fetch_files`` downloads them into a folder (normally a cache staging folder).
+Sources describe files as :class:`RemoteFile`; :func:`fetch_files` downloads them into a folder
+(normally a cache staging folder), keeping resumable partial bytes in ``partial_dir``.
+:func:`send` is the single request primitive (timeouts and bounded retries) that RPC callers use
+too. ``requests`` is imported only when a function needs it.
+
+Signed URLs and request headers are secrets: messages name only the host and path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import email.utils
+import json
+import os
+import random
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
+
+from .checksums import Crc32cHasher, Md5Hasher, md5_hex_to_b64, parse_goog_hash
+from .errors import (
+    AccessDeniedError,
+    CredentialsError,
+    DiskSpaceError,
+    IntegrityError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+    TransferError,
+)
 
 if TYPE_CHECKING:
     import requests
 
     from .progress import ProgressSink
 
+READ_SIZE = 64 << 10  # bytes per socket read; small enough to notice Ctrl-C promptly
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 10
+PARTIAL_SUFFIX = ".part"
+SIDECAR_SUFFIX = ".part.json"
+
+
+def disk_free_bytes(path: Path) -> int:
+    """Free bytes on the filesystem holding ``path`` (or its nearest existing parent)."""
+    probe = Path(path).absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return shutil.disk_usage(probe).free
+
 
 @dataclass(frozen=True)
 class TransferPolicy:
+    """Timeouts, retry bounds and parallelism of every transfer.
+
+    ``sleep``, ``clock``, ``jitter`` and ``free_space`` are injectable so tests run without real
+    waits or full disks.
+    """
+
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     max_attempts: int = 6  # per request, first try included
@@ -29,15 +77,27 @@ class TransferPolicy:
     parallel_ranges: int = 4  # connections for one large file
     range_threshold: int = 64 << 20  # files at least this big are fetched in parallel ranges
     parallel_files: int = 4
+    retry_after_max: float = 300.0  # a longer Retry-After gives up instead of waiting
+    max_restarts: int = 3  # downloads restarted from zero (200 to a Range, 416, bad 206)
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
+    jitter: Callable[[], float] = field(default=random.random, repr=False, compare=False)
+    free_space: Callable[[Path], int] = field(default=disk_free_bytes, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
 class RemoteFile:
+    """One file to download.
+
+    ``headers`` (e.g. ``Authorization``) go only to the host of the first URL, never to a
+    redirect target on another host, and never into messages. ``resolve`` returns a fresh
+    signed URL; it is called again once when the blob host answers 400/403 (expired signature).
+    """
+
     relpath: str  # posix path inside the destination folder, e.g. "sub/train.csv"
     url: str | None = None  # a direct GET URL, or ...
-    resolve: Callable[[requests.Session], str] | None = None  # ... a call returning one (signed
-    #   URLs: called again when the blob host says the URL expired)
-    headers: Mapping[str, str] = field(default_factory=dict)  # e.g. Authorization (never logged)
+    resolve: Callable[[requests.Session], str] | None = None  # ... a call returning one
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     size: int | None = None  # expected size, when the source knows it
     md5: str | None = None  # expected hex md5, when the source knows it (Drive md5Checksum)
     validator: str | None = None  # a source-side version tag (ETag, Drive md5) for resume
@@ -52,9 +112,196 @@ class FetchedFile:
     resumed_from: int  # bytes reused from an earlier partial download
 
 
+# --------------------------------------------------------------------------- sessions
+
+
 def make_session(env: Mapping[str, str] | None = None) -> requests.Session:
-    """A requests session honouring HTTP(S)_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE, SSL_CERT_FILE."""
-    raise NotImplementedError
+    """A requests session honouring HTTP(S)_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE, SSL_CERT_FILE.
+
+    The settings come from ``env`` (default: ``os.environ``) when the session is made; the
+    session ignores ``.netrc`` so no stray credentials reach any host.
+    """
+    env = os.environ if env is None else env
+    session = _env_session_class()()
+    session.trust_env = False
+    for scheme in ("http", "https"):
+        proxy = _env_value(env, f"{scheme}_proxy") or _env_value(env, "all_proxy")
+        if proxy:
+            session.proxies[scheme] = proxy
+    session.no_proxy = _parse_no_proxy(_env_value(env, "no_proxy") or "")  # type: ignore[attr-defined]
+    ca_bundle = (
+        env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or env.get("SSL_CERT_FILE")
+    )
+    if ca_bundle:
+        session.verify = ca_bundle
+    from . import __version__
+
+    session.headers["User-Agent"] = f"mlenv-magics/{__version__}"
+    return session
+
+
+def _env_value(env: Mapping[str, str], name: str) -> str | None:
+    return env.get(name) or env.get(name.upper()) or None
+
+
+def _parse_no_proxy(value: str) -> tuple[str, ...]:
+    return tuple(part.strip().lower() for part in value.split(",") if part.strip())
+
+
+def _bypasses_proxy(url: str, no_proxy: Sequence[str]) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    for entry in no_proxy:
+        if entry == "*":
+            return True
+        if "/" in entry:
+            import ipaddress
+
+            with suppress(ValueError):
+                if ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False):
+                    return True
+            continue
+        name = entry.split(":")[0].lstrip(".")
+        if name and (host == name or host.endswith("." + name)):
+            return True
+    return False
+
+
+_SESSION_CLASS: Any = None
+
+
+def _env_session_class() -> Any:
+    global _SESSION_CLASS
+    if _SESSION_CLASS is None:
+        import requests
+
+        class EnvSession(requests.Session):
+            no_proxy: tuple[str, ...] = ()
+
+            def send(self, request: Any, **kwargs: Any) -> Any:
+                if kwargs.get("proxies") and _bypasses_proxy(request.url or "", self.no_proxy):
+                    kwargs["proxies"] = {}
+                return super().send(request, **kwargs)
+
+        _SESSION_CLASS = EnvSession
+    return _SESSION_CLASS
+
+
+# --------------------------------------------------------------------------- retries
+
+
+def redact_url(url: str) -> str:
+    """``scheme://host/path`` without the query (signed URLs carry their signature there)."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or ""
+
+
+class RetryBudget:
+    """Bounded retries: at most ``max_attempts`` tries in a row without progress, and at most
+    ``max_elapsed`` seconds between the first failure and the last retry."""
+
+    def __init__(self, policy: TransferPolicy) -> None:
+        self.policy = policy
+        self.failures = 0
+        self._first_failure: float | None = None
+
+    def made_progress(self) -> None:
+        self.failures = 0
+        self._first_failure = None
+
+    def next_delay(self, retry_after: float | None = None) -> float | None:
+        """Count a failure; the seconds to wait before the next try, or None when spent."""
+        policy = self.policy
+        now = policy.clock()
+        if self._first_failure is None:
+            self._first_failure = now
+        self.failures += 1
+        if self.failures >= policy.max_attempts:
+            return None
+        if retry_after is not None:
+            if retry_after > policy.retry_after_max:
+                return None
+            delay = max(retry_after, 0.0)
+        else:
+            ceiling = min(policy.backoff_max, policy.backoff_base * 2 ** (self.failures - 1))
+            delay = ceiling / 2 + policy.jitter() * ceiling / 2
+        if now - self._first_failure + delay > policy.max_elapsed:
+            return None
+        return delay
+
+
+def _is_retryable_status(status: int) -> bool:
+    return status == 429 or 500 <= status <= 599
+
+
+def retry_after_seconds(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+def _network_errors() -> tuple[type[BaseException], ...]:
+    import requests
+    import urllib3.exceptions
+
+    return (
+        requests.ConnectionError,
+        requests.Timeout,
+        requests.exceptions.ChunkedEncodingError,
+        urllib3.exceptions.HTTPError,
+        ConnectionError,
+        TimeoutError,
+    )
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps (requests nests urllib3 errors in ``args`` and ``__context__``)."""
+    pending: list[object] = [exc]
+    seen: set[int] = set()
+    while pending:
+        item = pending.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        pending.extend([*item.args, item.__cause__, item.__context__])
+        pending.append(getattr(item, "reason", None))
+
+
+def _describe_network_error(exc: BaseException) -> str:
+    import requests
+    import urllib3.exceptions
+
+    causes = list(_causes(exc))
+    if any(isinstance(c, requests.exceptions.ConnectTimeout) for c in causes):
+        return "connection timed out"
+    timeouts = (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError, TimeoutError)
+    if any(isinstance(c, timeouts) for c in causes):
+        return "no data within the read timeout"
+    if any(isinstance(c, requests.exceptions.ProxyError) for c in causes):
+        return "the proxy refused the connection"
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        return "connection refused"
+    if any(
+        isinstance(c, requests.exceptions.ChunkedEncodingError | urllib3.exceptions.ProtocolError)
+        for c in causes
+    ):
+        return "the connection dropped mid-transfer"
+    return "connection failed"
 
 
 def send(
@@ -66,8 +313,134 @@ def send(
     **kwargs: Any,
 ) -> requests.Response:
     """One request with timeouts and bounded retries (429 with Retry-After, 5xx, dropped
-    connections). Returns the final response, whatever its status, for the caller to map."""
-    raise NotImplementedError
+    connections, timeouts). Returns the final response, whatever its status, for the caller to
+    map; raises TransferError when the network kept failing."""
+    import requests
+
+    kwargs.setdefault("timeout", (policy.connect_timeout, policy.read_timeout))
+    budget = RetryBudget(policy)
+    network_errors = _network_errors()
+    while True:
+        try:
+            response = session.request(method, url, **kwargs)
+        except requests.exceptions.SSLError:
+            raise TransferError(
+                f"TLS verification failed for {_host(url)}.",
+                fix="If a proxy intercepts TLS, point REQUESTS_CA_BUNDLE or SSL_CERT_FILE at "
+                "its CA certificate, then rerun.",
+            ) from None
+        except network_errors as exc:
+            delay = budget.next_delay()
+            if delay is None:
+                raise TransferError(
+                    f"{method} {redact_url(url)} failed after {budget.failures} tries: "
+                    f"{_describe_network_error(exc)}.",
+                    fix="Check the network connection, then rerun (downloads resume).",
+                ) from None
+            policy.sleep(delay)
+            continue
+        if _is_retryable_status(response.status_code):
+            delay = budget.next_delay(retry_after_seconds(response))
+            if delay is not None:
+                response.close()
+                policy.sleep(delay)
+                continue
+        return response
+
+
+# --------------------------------------------------------------------------- fetching
+
+
+class _Cancelled(Exception):
+    """Another worker failed or the user pressed Ctrl-C: stop, keep the partial bytes."""
+
+
+class _NullProgress:
+    def start(self, total_files: int, total_bytes: int | None) -> None: ...
+    def file_started(self, relpath: str, size: int | None) -> None: ...
+    def advance(self, relpath: str, nbytes: int) -> None: ...
+    def file_done(self, relpath: str) -> None: ...
+    def close(self) -> None: ...
+
+
+def safe_relpath(relpath: str) -> PurePosixPath:
+    """A relative posix path with no ``..``, absolute or empty parts, or ServerError."""
+    path = PurePosixPath(relpath.replace("\\", "/"))
+    if (
+        not relpath
+        or path.is_absolute()
+        or "\x00" in relpath
+        or any(part in ("", "..", ".") for part in relpath.replace("\\", "/").split("/"))
+        or (path.parts and ":" in path.parts[0])
+    ):
+        raise ServerError(
+            f"The server named a file {relpath!r}, which would land outside the data folder; "
+            "refusing it.",
+            fix="Report this source to its owner; pick other files with --file.",
+        )
+    return path
+
+
+class _ActiveResponses:
+    """Responses being streamed, so Ctrl-C can shut their sockets and wake blocked reads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._responses: set[Any] = set()
+
+    @contextmanager
+    def track(self, response: Any) -> Iterator[None]:
+        with self._lock:
+            self._responses.add(response)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._responses.discard(response)
+
+    def abort_all(self) -> None:
+        with self._lock:
+            responses = list(self._responses)
+        for response in responses:
+            sock = getattr(getattr(response.raw, "_connection", None), "sock", None)
+            with suppress(Exception):
+                if sock is not None:
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+@dataclass
+class _Shared:
+    session: Any
+    policy: TransferPolicy
+    sink: Any
+    cancel: threading.Event
+    active: _ActiveResponses
+
+
+def _needed_bytes(files: Sequence[RemoteFile], partial_dir: Path) -> int:
+    needed = 0
+    for remote in files:
+        if remote.size is None:
+            continue
+        part = partial_dir / (str(safe_relpath(remote.relpath)) + PARTIAL_SUFFIX)
+        have = part.stat().st_size if part.is_file() else 0
+        needed += max(remote.size - have, 0)
+    return needed
+
+
+def check_free_space(folder: Path, needed: int, free_space: Callable[[Path], int]) -> None:
+    """DiskSpaceError naming ``folder`` when fewer than ``needed`` bytes are free there."""
+    if needed <= 0:
+        return
+    free = free_space(folder)
+    if needed > free:
+        from .render import human_bytes
+
+        raise DiskSpaceError(
+            f"Not enough free disk space in {folder}: {human_bytes(needed)} needed "
+            f"({needed} bytes), {human_bytes(free)} free ({free} bytes).",
+            fix="Free some space, or set MLENV_CACHE_DIR (or --to) to a bigger disk, then rerun.",
+        )
 
 
 def fetch_files(
@@ -79,7 +452,390 @@ def fetch_files(
     policy: TransferPolicy = TransferPolicy(),
     progress: ProgressSink | None = None,
 ) -> list[FetchedFile]:
-    """Download ``files`` under ``dest``. Partial bytes live in ``partial_dir`` (kept on
-    failure or Ctrl-C, so a rerun resumes with Range/If-Range). Verifies size and md5 /
-    x-goog-hash; a mismatch discards the bytes and raises IntegrityError."""
-    raise NotImplementedError
+    """Download ``files`` under ``dest``; return them in the given order.
+
+    Partial bytes live in ``partial_dir`` (kept on failure or Ctrl-C, so a rerun resumes with
+    Range/If-Range). Verifies size and md5 / x-goog-hash (md5, else crc32c); a mismatch discards
+    the bytes and raises IntegrityError. Free space is checked first when sizes are known.
+    Several files download in parallel (``policy.parallel_files``); ``progress`` is not closed
+    here (the caller owns it).
+    """
+    files = list(files)
+    seen: set[str] = set()
+    for remote in files:
+        key = str(safe_relpath(remote.relpath))
+        if key in seen:
+            raise ServerError(f"The file list names {key!r} twice.", fix="Report this source.")
+        seen.add(key)
+    dest.mkdir(parents=True, exist_ok=True)
+    partial_dir.mkdir(parents=True, exist_ok=True)
+    needed = _needed_bytes(files, partial_dir)
+    check_free_space(partial_dir, needed, policy.free_space)
+    if os.stat(dest).st_dev != os.stat(partial_dir).st_dev:
+        check_free_space(dest, needed, policy.free_space)
+
+    sink = progress if progress is not None else _NullProgress()
+    sizes = [remote.size for remote in files]
+    total = None if any(size is None for size in sizes) else sum(s or 0 for s in sizes)
+    sink.start(len(files), total)
+    shared = _Shared(session, policy, sink, threading.Event(), _ActiveResponses())
+    jobs = [_FileJob(shared, remote, dest, partial_dir) for remote in files]
+    workers = min(policy.parallel_files, len(jobs))
+    if workers <= 1:
+        return [job.run() for job in jobs]
+    return _run_parallel(jobs, workers, shared)
+
+
+def _run_parallel(jobs: Sequence[_FileJob], workers: int, shared: _Shared) -> list[FetchedFile]:
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlenv-fetch")
+    futures: list[Future[FetchedFile]] = [pool.submit(job.run) for job in jobs]
+    try:
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in done:
+            error = future.exception()
+            if error is not None and not isinstance(error, _Cancelled):
+                raise error
+        return [future.result() for future in futures]
+    except BaseException:
+        shared.cancel.set()
+        for future in futures:
+            future.cancel()
+        shared.active.abort_all()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _FileJob:
+    """Downloads one file: redirects, retries, resume, verification, then a rename into place."""
+
+    def __init__(self, shared: _Shared, remote: RemoteFile, dest: Path, partial_dir: Path):
+        self.shared = shared
+        self.policy = shared.policy
+        self.remote = remote
+        self.relpath = str(safe_relpath(remote.relpath))
+        self.final_path = dest / self.relpath
+        self.part = partial_dir / (self.relpath + PARTIAL_SUFFIX)
+        self.sidecar = partial_dir / (self.relpath + SIDECAR_SUFFIX)
+        self.budget = RetryBudget(self.policy)
+        self.restarts = 0
+        self.re_resolved = False
+        self.home_url: str | None = None  # the URL the source handed us (headers go there)
+        self.url: str | None = None  # the URL to request next (a redirect target after one)
+        self.validator: str | None = None
+        self.total: int | None = remote.size
+        self.announced: dict[str, str] = {}
+        if remote.md5:
+            b64 = md5_hex_to_b64(remote.md5)
+            if b64:
+                self.announced["md5"] = b64
+
+    # -- entry point
+
+    def run(self) -> FetchedFile:
+        if self.shared.cancel.is_set():
+            raise _Cancelled
+        self.shared.sink.file_started(self.relpath, self.remote.size)
+        self.part.parent.mkdir(parents=True, exist_ok=True)
+        offset = self._load_partial()
+        resumed_from = offset
+        self.home_url = self.url = self._fresh_url()
+        while True:
+            response, offset = self._open(offset)
+            with self.shared.active.track(response):
+                offset, finished = self._stream(response, offset)
+            if finished:
+                break
+        md5_hex = self._verify(offset)
+        self.final_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.final_path.is_dir():
+            shutil.rmtree(self.final_path)
+        try:
+            os.replace(self.part, self.final_path)
+        except OSError:
+            shutil.move(str(self.part), str(self.final_path))
+        self.sidecar.unlink(missing_ok=True)
+        self.shared.sink.file_done(self.relpath)
+        return FetchedFile(self.relpath, self.final_path, offset, md5_hex, resumed_from)
+
+    # -- resume state
+
+    def _load_partial(self) -> int:
+        if not self.part.is_file():
+            self.sidecar.unlink(missing_ok=True)
+            return 0
+        try:
+            saved = json.loads(self.sidecar.read_text())
+        except (OSError, ValueError):
+            saved = None
+        have = self.part.stat().st_size
+        usable = (
+            isinstance(saved, dict)
+            and saved.get("source_validator") == self.remote.validator
+            and (saved.get("validator") or self.remote.validator)
+            and (self.remote.size is None or saved.get("total") in (None, self.remote.size))
+            and 0 < have < (saved.get("total") or self.remote.size or have + 1)
+        )
+        if not usable or not isinstance(saved, dict):
+            self._discard_partial()
+            return 0
+        self.validator = saved.get("validator")
+        self.total = saved.get("total") or self.remote.size
+        return have
+
+    def _save_sidecar(self) -> None:
+        state = {
+            "validator": self.validator,
+            "total": self.total,
+            "source_validator": self.remote.validator,
+        }
+        tmp = self.sidecar.with_name(self.sidecar.name + ".tmp")
+        tmp.write_text(json.dumps(state))
+        os.replace(tmp, self.sidecar)
+
+    def _discard_partial(self) -> None:
+        self.part.unlink(missing_ok=True)
+        self.sidecar.unlink(missing_ok=True)
+
+    def _restart(self, why: str) -> int:
+        self.restarts += 1
+        if self.restarts > self.policy.max_restarts:
+            raise ServerError(
+                f"{self._where()} kept breaking resumed downloads ({why}).",
+                fix="Rerun later; if it persists, rerun with --force.",
+            )
+        self._discard_partial()
+        self.validator = None
+        return 0
+
+    # -- requests
+
+    def _fresh_url(self) -> str:
+        if self.remote.resolve is not None:
+            return self.remote.resolve(self.shared.session)
+        if self.remote.url is None:
+            raise ServerError(f"No download URL for {self.relpath}.", fix="Report this source.")
+        return self.remote.url
+
+    def _where(self) -> str:
+        return f"{_host(self.url or '')} ({self.relpath})"
+
+    def _request_headers(self, url: str, offset: int) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if self.home_url is not None and _host(url) == _host(self.home_url):
+            headers.update(self.remote.headers)
+        if offset > 0:
+            headers["Range"] = f"bytes={offset}-"
+            if self.validator:
+                headers["If-Range"] = self.validator
+        return headers
+
+    def _get(self, offset: int) -> Any:
+        """GET the current URL from ``offset``, following redirects by hand so the source's
+        headers never reach another host."""
+        assert self.url is not None
+        url = self.url
+        for _ in range(MAX_REDIRECTS + 1):
+            if self.shared.cancel.is_set():
+                raise _Cancelled
+            response = send(
+                self.shared.session,
+                "GET",
+                url,
+                policy=self.policy,
+                headers=self._request_headers(url, offset),
+                stream=True,
+                allow_redirects=False,
+            )
+            location = response.headers.get("Location")
+            if response.status_code in REDIRECT_STATUSES and location:
+                response.close()
+                url = urljoin(url, location)
+                continue
+            self.url = url
+            return response
+        raise ServerError(f"Too many redirects for {self.relpath}.", fix="Report this source.")
+
+    def _open(self, offset: int) -> tuple[Any, int]:
+        """A response that streams the file from the returned offset (206 or 200)."""
+        while True:
+            response = self._get(offset)
+            status = response.status_code
+            if status == 206 and offset > 0:
+                if self._range_matches(response, offset):
+                    return response, offset
+                response.close()
+                offset = self._restart("a 206 answer with the wrong Content-Range")
+                continue
+            if status == 200:
+                if offset > 0:  # the validator changed or the server ignores ranges
+                    self._discard_partial()
+                    offset = 0
+                self._take_headers(response, offset)
+                return response, offset
+            if status == 206:  # asked for everything, got a part: treat like a 200 from zero
+                response.close()
+                offset = self._restart("a 206 answer to a plain GET")
+                continue
+            if status == 416:
+                response.close()
+                offset = self._restart("416 Range Not Satisfiable")
+                continue
+            can_refresh = self.remote.resolve is not None or self.url != self.home_url
+            if status in (400, 403) and can_refresh and not self.re_resolved:
+                response.close()
+                self.re_resolved = True  # an expired signed URL: ask the source for a new one
+                self.home_url = self.url = self._fresh_url()
+                continue
+            self._raise_for_status(response, offset)
+
+    def _range_matches(self, response: Any, offset: int) -> bool:
+        value = response.headers.get("Content-Range", "")
+        unit, _, spec = value.partition(" ")
+        span, _, total_text = spec.partition("/")
+        start_text, _, end_text = span.partition("-")
+        try:
+            start, end = int(start_text), int(end_text)
+            total = None if total_text.strip() == "*" else int(total_text)
+        except ValueError:
+            return False
+        if unit.strip().lower() != "bytes" or start != offset:
+            return False
+        if total is not None and (end != total - 1 or (self.total and total != self.total)):
+            return False
+        self._take_headers(response, offset, total=total)
+        return True
+
+    def _take_headers(self, response: Any, offset: int, total: int | None = None) -> None:
+        headers = response.headers
+        if total is None:
+            length = headers.get("Content-Length")
+            if length is not None and length.isdigit():
+                total = offset + int(length)
+        if total is not None:
+            self.total = total
+        etag = headers.get("ETag")
+        last_modified = headers.get("Last-Modified")
+        if etag and not etag.startswith("W/"):
+            self.validator = etag
+        elif last_modified:
+            self.validator = last_modified
+        elif offset == 0:
+            self.validator = None
+        raw_headers = getattr(getattr(response, "raw", None), "headers", None)
+        values: list[str] = []
+        if raw_headers is not None and hasattr(raw_headers, "getlist"):
+            values = list(raw_headers.getlist("x-goog-hash"))
+        elif headers.get("x-goog-hash"):
+            values = [headers["x-goog-hash"]]
+        for name, digest in parse_goog_hash(values).items():
+            self.announced.setdefault(name, digest)
+        self._save_sidecar()
+
+    def _raise_for_status(self, response: Any, offset: int) -> Any:
+        status = response.status_code
+        response.close()
+        where = self._where()
+        resume = " The partial download is kept; a rerun resumes." if offset else ""
+        if status == 401:
+            raise CredentialsError(
+                f"{where} rejected the credentials (401).",
+                fix="Log in again (or refresh the token), then rerun.",
+            )
+        if status in (400, 403):
+            raise AccessDeniedError(
+                f"{where} refused the download ({status}).",
+                fix="Check that you have access (and that the link is still valid), then rerun.",
+            )
+        if status == 404:
+            raise NotFoundError(
+                f"{where} has no such file (404).",
+                fix="Check the name; the file may have been removed from the source.",
+            )
+        if status == 429:
+            raise RateLimitedError(
+                f"{where} kept answering 429 Too Many Requests.{resume}",
+                fix="Wait a few minutes, then rerun to resume.",
+            )
+        if 500 <= status <= 599:
+            raise ServerError(
+                f"{where} kept failing with HTTP {status}.{resume}",
+                fix="Rerun later to resume.",
+            )
+        raise ServerError(
+            f"{where} answered an unexpected HTTP {status}.",
+            fix="Rerun later; report it if it persists.",
+        )
+
+    # -- streaming
+
+    def _stream(self, response: Any, offset: int) -> tuple[int, bool]:
+        """Append the body to the partial file; (new offset, whether the file is complete)."""
+        network_errors = _network_errors()
+        try:
+            with open(self.part, "r+b" if offset else "wb") as out:
+                out.seek(offset)
+                out.truncate()
+                for chunk in response.iter_content(chunk_size=READ_SIZE):
+                    if self.shared.cancel.is_set():
+                        raise _Cancelled
+                    if not chunk:
+                        continue
+                    out.write(chunk)
+                    offset += len(chunk)
+                    self.budget.made_progress()
+                    self.shared.sink.advance(self.relpath, len(chunk))
+        except network_errors as exc:
+            if self.shared.cancel.is_set():
+                raise _Cancelled from None
+            self._wait_before_resume(offset, _describe_network_error(exc))
+            return offset, False
+        finally:
+            response.close()
+        if self.total is not None and offset < self.total:
+            self._wait_before_resume(offset, "the connection closed early")
+            return offset, False
+        return offset, True
+
+    def _wait_before_resume(self, offset: int, why: str) -> None:
+        delay = self.budget.next_delay()
+        if delay is None:
+            from .render import human_bytes
+
+            total = f" of {human_bytes(self.total)}" if self.total is not None else ""
+            raise TransferError(
+                f"Downloading {self.relpath} from {_host(self.url or '')} stopped at "
+                f"{human_bytes(offset)}{total} after {self.budget.failures} tries ({why}).",
+                fix="Check the network connection, then rerun to resume.",
+            )
+        self.policy.sleep(delay)
+
+    # -- verification
+
+    def _verify(self, size: int) -> str:
+        expected_size = self.remote.size if self.remote.size is not None else self.total
+        if expected_size is not None and size != expected_size:
+            self._discard_partial()
+            raise IntegrityError(
+                f"{self.relpath}: received {size} bytes, expected {expected_size}; the bytes "
+                "were discarded.",
+                fix="Rerun to download it again.",
+            )
+        md5 = Md5Hasher()
+        crc = Crc32cHasher() if "crc32c" in self.announced and "md5" not in self.announced else None
+        with open(self.part, "rb") as data:
+            while chunk := data.read(self.policy.chunk_size):
+                md5.update(chunk)
+                if crc is not None:
+                    crc.update(chunk)
+        for hasher in (md5, crc):
+            if hasher is None or hasher.name not in self.announced:
+                continue
+            if hasher.b64digest() != self.announced[hasher.name]:
+                self._discard_partial()
+                raise IntegrityError(
+                    f"{self.relpath}: the {hasher.name} checksum of the downloaded bytes does "
+                    "not match the one the server announced; the bytes were discarded.",
+                    fix="Rerun to download it again.",
+                )
+        return md5.hexdigest()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from ..progress import ProgressSink
+    from ..transfer import TransferPolicy
 
 Origin = Literal["mounted", "attached", "colab-cache", "cache", "downloaded"]
 
@@ -23,6 +24,9 @@ class AddDataOptions:
     progress: ProgressSink | None = None  # None = no progress (quiet)
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     shell: Any = None  # the IPython shell, for host detection and login widgets
+    notice: Callable[[str], None] | None = None  # one-line status before a wait; None = quiet
+    mount_timeout: float = 60.0  # seconds to wait for an attached or cached mount to appear
+    policy: TransferPolicy | None = None  # timeouts and retries; None = the defaults
 
 
 @dataclass(frozen=True)

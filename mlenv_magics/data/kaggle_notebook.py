@@ -1,0 +1,237 @@
+"""Services that exist only inside a notebook host: Kaggle's in-notebook attach endpoint,
+Kaggle user secrets, and the Kaggle cache of managed Colab runtimes.
+
+Every wait here is bounded in time and reported through ``notice`` before it starts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import AccessDeniedError, CredentialsError, NotFoundError, ServerError
+from .sources import KaggleCompetition, KaggleDataset
+
+if TYPE_CHECKING:
+    import requests
+
+    from .kaggle_auth import KaggleCredentials
+
+ATTACH_PATH = "/kaggle-jwt-handler/AttachDatasourceUsingJwtRequest"
+USER_SECRET_PATH = "/requests/GetUserSecretByLabelRequest"
+KAGGLE_WEB_DEFAULT = "https://www.kaggle.com"
+TRUE_WORDS = {"true", "1", "t", "yes"}
+
+Notice = Callable[[str], None]
+
+
+def _policy(read_timeout: float) -> Any:
+    from ..transfer import TransferPolicy
+
+    return TransferPolicy(
+        connect_timeout=5.0, read_timeout=read_timeout, max_attempts=3, max_elapsed=60.0
+    )
+
+
+def _send(session: requests.Session, url: str, *, read_timeout: float, **kwargs: Any) -> Any:
+    from ..transfer import send
+
+    return send(session, "POST", url, policy=_policy(read_timeout), **kwargs)
+
+
+# ------------------------------------------------------------------- Kaggle attach
+def can_attach(env: Mapping[str, str]) -> bool:
+    return (
+        bool(env.get("KAGGLE_KERNEL_RUN_TYPE"))
+        and bool(env.get("KAGGLE_DATA_PROXY_URL"))
+        and bool(env.get("KAGGLE_USER_SECRETS_TOKEN"))
+        and bool(env.get("KAGGLE_DATA_PROXY_TOKEN"))
+        and (env.get("DISABLE_KAGGLE_CACHE") or "").lower() not in TRUE_WORDS
+    )
+
+
+@dataclass(frozen=True)
+class Attached:
+    mount_slug: str
+    version: int | None
+
+
+def attach(
+    session: requests.Session,
+    env: Mapping[str, str],
+    source: KaggleDataset | KaggleCompetition,
+) -> Attached:
+    """Ask Kaggle to attach ``source`` to this notebook (it then appears under the input root)."""
+    url = env["KAGGLE_DATA_PROXY_URL"].rstrip("/") + ATTACH_PATH
+    headers = {
+        "Content-Type": "application/json",
+        "X-Kaggle-Authorization": f"Bearer {env['KAGGLE_USER_SECRETS_TOKEN']}",
+        "X-KAGGLE-PROXY-DATA": env["KAGGLE_DATA_PROXY_TOKEN"],
+    }
+    body: dict[str, Any]
+    if isinstance(source, KaggleDataset):
+        ref: dict[str, str] = {"OwnerSlug": source.owner, "DatasetSlug": source.slug}
+        if source.version is not None:
+            ref["VersionNumber"] = str(source.version)
+        body = {"datasetRef": ref}
+    else:
+        body = {"competitionRef": {"CompetitionSlug": source.slug}}
+    response = _send(session, url, read_timeout=30.0, json=body, headers=headers)
+    payload = _json(response)
+    if response.status_code in (401, 403):
+        raise CredentialsError(
+            f"Kaggle's notebook data proxy refused to attach {source.ref}"
+            f" (HTTP {response.status_code}).",
+            fix="Restart the notebook session so Kaggle issues fresh notebook tokens, or add the"
+            " data from the editor's Input panel (+ Add Input).",
+        )
+    if response.status_code >= 400 or not isinstance(payload, dict):
+        raise ServerError(
+            f"Kaggle could not attach {source.ref} (HTTP {response.status_code}):"
+            f" {_short(response.text)}",
+            fix="Add it from the editor's Input panel (+ Add Input), or try again.",
+        )
+    result = payload.get("result") if payload.get("wasSuccessful") else None
+    if not isinstance(result, dict) or not result.get("mountSlug"):
+        raise _attach_failure(source, payload)
+    version = result.get("versionNumber")
+    return Attached(
+        str(result["mountSlug"]), version if isinstance(version, int) and version else None
+    )
+
+
+def _attach_failure(
+    source: KaggleDataset | KaggleCompetition, payload: dict[str, Any]
+) -> Exception:
+    errors = payload.get("errors")
+    reason = "; ".join(str(e) for e in errors) if isinstance(errors, list) and errors else ""
+    reason = reason or _short(str(payload))
+    lowered = reason.lower()
+    if isinstance(source, KaggleCompetition) and "rules" in lowered:
+        return AccessDeniedError(
+            f"Kaggle could not attach competition {source.slug}: {reason}",
+            fix=f"Accept the competition's rules at {source.rules_url}, then run this again.",
+        )
+    if "not found" in lowered:
+        return NotFoundError(
+            f"Kaggle could not attach {source.ref}: {reason}",
+            fix=f"Check the slug: {source.web_url}",
+        )
+    return ServerError(
+        f"Kaggle could not attach {source.ref}: {reason}",
+        fix="Add it from the editor's Input panel (+ Add Input), or try again in a minute.",
+    )
+
+
+def wait_for_mount(
+    path: Path, *, timeout: float, what: str, notice: Notice | None, poll: float = 0.2
+) -> Path:
+    """Wait until ``path`` exists, at most ``timeout`` seconds, saying so first."""
+    if path.exists():
+        return path
+    if notice is not None:
+        notice(f"Waiting up to {timeout:g} s for {what} to appear at {path} ...")
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ServerError(
+                f"{what} did not appear at {path} within {timeout:g} s.",
+                fix="Run the cell again in a minute; if it persists, add the data from the"
+                " notebook's Input panel, or use --offline/--to to pick another source.",
+            )
+        time.sleep(min(poll, left))
+    return path
+
+
+# ------------------------------------------------------------------- Kaggle user secrets
+def user_secret_fetcher(
+    session: requests.Session, env: Mapping[str, str]
+) -> Callable[[str], str | None]:
+    """A function reading one Kaggle user secret by label (None when it is not defined)."""
+    base = (env.get("KAGGLE_URL_BASE") or KAGGLE_WEB_DEFAULT).rstrip("/")
+    headers = {
+        "Content-Type": "application/json",
+        "X-Kaggle-Authorization": f"Bearer {env.get('KAGGLE_USER_SECRETS_TOKEN', '')}",
+    }
+    if env.get("KAGGLE_IAP_TOKEN"):
+        headers["Authorization"] = f"Bearer {env['KAGGLE_IAP_TOKEN']}"
+
+    def fetch(label: str) -> str | None:
+        response = _send(
+            session,
+            base + USER_SECRET_PATH,
+            read_timeout=15.0,
+            json={"Label": label},
+            headers=headers,
+        )
+        payload = _json(response)
+        if response.status_code >= 400 or not isinstance(payload, dict):
+            return None
+        result = payload.get("result") if payload.get("wasSuccessful") else None
+        secret = result.get("secret") if isinstance(result, dict) else None
+        return secret.strip() if isinstance(secret, str) and secret.strip() else None
+
+    return fetch
+
+
+# ------------------------------------------------------------------- Colab's Kaggle cache
+def colab_cache_available(env: Mapping[str, str]) -> bool:
+    return bool(env.get("TBE_RUNTIME_ADDR")) and (
+        (env.get("DISABLE_COLAB_CACHE") or "").lower() not in TRUE_WORDS
+    )
+
+
+def colab_cache_mount(
+    session: requests.Session,
+    env: Mapping[str, str],
+    source: KaggleDataset,
+    credentials: KaggleCredentials | None,
+) -> str | None:
+    """The mount slug when Colab's cache has ``source``; None when it does not (or fails)."""
+    import requests as requests_module
+
+    base = "http://" + env["TBE_RUNTIME_ADDR"].strip().removeprefix("http://").rstrip("/")
+    body: dict[str, Any] = {"owner": source.owner, "dataset": source.slug}
+    if source.version is not None:
+        body["version"] = source.version
+    headers = {"Content-Type": "application/json"}
+    if credentials is not None:
+        headers.update(credentials.auth_header())
+    try:
+        supported = _send(
+            session,
+            base + "/kagglehub/datasets/is_supported",
+            read_timeout=15.0,
+            json=body,
+            headers=headers,
+        )
+        if supported.status_code != 200:
+            return None
+        mounted = _send(
+            session,
+            base + "/kagglehub/datasets/mount",
+            read_timeout=60.0,
+            json=body,
+            headers=headers,
+        )
+    except requests_module.RequestException:
+        return None
+    payload = _json(mounted)
+    if mounted.status_code != 200 or not isinstance(payload, dict) or not payload.get("slug"):
+        return None
+    return str(payload["slug"])
+
+
+def _json(response: Any) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _short(text: str) -> str:
+    return " ".join((text or "").split())[:300]

@@ -1,0 +1,59 @@
+"""Fixtures for the transfer, cache and archive tests: a loopback blob host and a fast policy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mlenv_magics.testing.blobhost import BlobHost
+from mlenv_magics.transfer import TransferPolicy, make_session
+
+
+class SleepRecorder:
+    """Stands in for ``time.sleep``: records the delays and advances a fake clock."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+        self.now = 0.0
+
+    def sleep(self, seconds: float) -> None:
+        self.delays.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def blobhost() -> Iterator[BlobHost]:
+    with BlobHost() as host:
+        yield host
+
+
+@pytest.fixture
+def session():  # type: ignore[no-untyped-def]
+    with make_session({}) as made:
+        yield made
+
+
+@pytest.fixture
+def sleeps() -> SleepRecorder:
+    return SleepRecorder()
+
+
+@pytest.fixture
+def policy(sleeps: SleepRecorder) -> TransferPolicy:
+    return TransferPolicy(
+        connect_timeout=2.0,
+        read_timeout=2.0,
+        sleep=sleeps.sleep,
+        clock=sleeps.clock,
+        jitter=lambda: 0.5,
+    )
+
+
+@pytest.fixture
+def dirs(tmp_path: Path) -> tuple[Path, Path]:
+    return tmp_path / "dest", tmp_path / "partial"

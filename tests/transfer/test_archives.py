@@ -1,0 +1,195 @@
+"""Archive detection and safe extraction: hostile entries are refused before anything is written."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from mlenv_magics.archives import archive_kind, extract
+from mlenv_magics.errors import ArchiveError, DiskSpaceError
+
+
+def _zip(path: Path, entries: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return path
+
+
+def _tar(path: Path, mode: str, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
+    with tarfile.open(path, mode) as archive:
+        for info, data in members:
+            if data is not None:
+                info.size = len(data)
+            archive.addfile(info, io.BytesIO(data) if data is not None else None)
+    return path
+
+
+def _file(name: str) -> tarfile.TarInfo:
+    return tarfile.TarInfo(name)
+
+
+def _link(name: str, target: str, kind: bytes) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = target
+    return info
+
+
+def _everything(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize("mode", ["w", "w:gz", "w:bz2", "w:xz"])
+def test_tar_variants_are_detected_by_content_and_extracted(tmp_path: Path, mode: str) -> None:
+    archive = _tar(
+        tmp_path / "download.bin", mode, [(_file("d/a.csv"), b"a,b\n"), (_file("top.txt"), b"hi")]
+    )
+    assert archive_kind(archive) == "tar"
+    written = extract(archive, tmp_path / "out")
+    assert sorted(written) == ["d/a.csv", "top.txt"]
+    assert (tmp_path / "out" / "d" / "a.csv").read_bytes() == b"a,b\n"
+
+
+def test_zip_is_detected_by_content_and_extracted(tmp_path: Path) -> None:
+    archive = _zip(tmp_path / "train.csv", {"x/y.txt": b"y", "z.txt": b"z" * 1000})
+    assert archive_kind(archive) == "zip"
+    assert sorted(extract(archive, tmp_path / "out")) == ["x/y.txt", "z.txt"]
+    assert (tmp_path / "out" / "z.txt").read_bytes() == b"z" * 1000
+
+
+def test_plain_files_are_not_archives(tmp_path: Path) -> None:
+    (tmp_path / "a.zip").write_bytes(b"a,b\n1,2\n" * 100)
+    (tmp_path / "empty").write_bytes(b"")
+    assert archive_kind(tmp_path / "a.zip") is None
+    assert archive_kind(tmp_path / "empty") is None
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("../evil.txt", "'..'"),
+        ("ok/../../evil.txt", "'..'"),
+        ("/tmp/evil.txt", "absolute"),
+        ("..\\evil.txt", "'..'"),
+    ],
+)
+def test_zip_entries_escaping_the_target_are_refused(tmp_path: Path, name: str, why: str) -> None:
+    archive = _zip(tmp_path / "a.zip", {"fine.txt": b"1", name: b"evil"})
+    target = tmp_path / "deep" / "out"
+    with pytest.raises(ArchiveError, match=why) as caught:
+        extract(archive, target)
+    assert repr(name) in str(caught.value)
+    assert _everything(target) == []  # validated before anything was written
+    assert sorted(p.name for p in tmp_path.rglob("evil*")) == []
+
+
+def test_tar_symlink_to_etc_is_refused(tmp_path: Path) -> None:
+    archive = _tar(
+        tmp_path / "a.tar",
+        "w",
+        [
+            (_file("fine.txt"), b"1"),
+            (_link("etc", "/etc", tarfile.SYMTYPE), None),
+        ],
+    )
+    with pytest.raises(ArchiveError, match="links outside"):
+        extract(archive, tmp_path / "out")
+    assert _everything(tmp_path / "out") == []
+
+
+def test_tar_relative_symlink_climbing_out_is_refused(tmp_path: Path) -> None:
+    archive = _tar(tmp_path / "a.tar", "w", [(_link("d/up", "../../x", tarfile.SYMTYPE), None)])
+    with pytest.raises(ArchiveError, match="d/up"):
+        extract(archive, tmp_path / "out")
+
+
+def test_entry_written_through_a_symlink_is_refused(tmp_path: Path) -> None:
+    archive = _tar(
+        tmp_path / "a.tar",
+        "w",
+        [
+            (_link("d", ".", tarfile.SYMTYPE), None),
+            (_file("d/x.txt"), b"x"),
+        ],
+    )
+    with pytest.raises(ArchiveError, match="under a symbolic link"):
+        extract(archive, tmp_path / "out")
+
+
+def test_tar_hardlink_outside_is_refused(tmp_path: Path) -> None:
+    archive = _tar(
+        tmp_path / "a.tar", "w", [(_link("passwd", "/etc/passwd", tarfile.LNKTYPE), None)]
+    )
+    with pytest.raises(ArchiveError, match="hard link"):
+        extract(archive, tmp_path / "out")
+    archive = _tar(tmp_path / "b.tar", "w", [(_link("x", "../outside", tarfile.LNKTYPE), None)])
+    with pytest.raises(ArchiveError, match="hard link"):
+        extract(archive, tmp_path / "out")
+    assert _everything(tmp_path / "out") == []
+
+
+def test_links_inside_the_target_are_kept(tmp_path: Path) -> None:
+    archive = _tar(
+        tmp_path / "a.tar",
+        "w",
+        [
+            (_file("data/a.txt"), b"A"),
+            (_link("latest", "data/a.txt", tarfile.SYMTYPE), None),
+            (_link("copy.txt", "data/a.txt", tarfile.LNKTYPE), None),
+        ],
+    )
+    out = tmp_path / "out"
+    assert sorted(extract(archive, out)) == ["copy.txt", "data/a.txt", "latest"]
+    assert os.readlink(out / "latest") == "data/a.txt"
+    assert (out / "copy.txt").read_bytes() == b"A"
+
+
+def test_device_files_are_refused(tmp_path: Path) -> None:
+    device = tarfile.TarInfo("dev")
+    device.type = tarfile.CHRTYPE
+    archive = _tar(tmp_path / "a.tar", "w", [(device, None)])
+    with pytest.raises(ArchiveError, match="special file"):
+        extract(archive, tmp_path / "out")
+
+
+def test_corrupt_zip_names_the_fix(tmp_path: Path) -> None:
+    archive = _zip(tmp_path / "a.zip", {"a.txt": os.urandom(5000)})
+    data = archive.read_bytes()
+    archive.write_bytes(data[: len(data) // 2])  # the central directory is gone
+    with pytest.raises(ArchiveError, match="--force"):
+        extract(archive, tmp_path / "out")
+
+
+def test_truncated_tar_gz_is_corrupt(tmp_path: Path) -> None:
+    archive = _tar(tmp_path / "a.tgz", "w:gz", [(_file("a.bin"), os.urandom(100_000))])
+    data = archive.read_bytes()
+    archive.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ArchiveError, match="Corrupt archive"):
+        extract(archive, tmp_path / "out")
+
+
+def test_zip_member_with_bad_crc_is_corrupt(tmp_path: Path) -> None:
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as handle:
+        handle.writestr("a.txt", b"hello world" * 100)
+    data = bytearray(archive.read_bytes())
+    at = data.index(b"hello world")
+    data[at] = ord("J")
+    archive.write_bytes(bytes(data))
+    with pytest.raises(ArchiveError, match="--force"):
+        extract(archive, tmp_path / "out")
+
+
+def test_free_space_is_checked_against_uncompressed_size(tmp_path: Path) -> None:
+    archive = _zip(tmp_path / "a.zip", {"big.txt": b"0" * 200_000})
+    target = tmp_path / "out"
+    with pytest.raises(DiskSpaceError) as caught:
+        extract(archive, target, free_space=lambda _path: 100_000)
+    assert str(target) in str(caught.value) and "200000" in str(caught.value)
+    assert _everything(target) == []
