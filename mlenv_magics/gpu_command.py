@@ -6,7 +6,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)\s*$", re.IGNORECASE)
 _FACTORS = {"": 1, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4}
@@ -50,8 +50,11 @@ class GpuOptions:
         return cls(args.require, min_memory, args.watch, args.count)
 
 
-class Display(Protocol):
-    def update(self, obj: Any) -> None: ...
+if TYPE_CHECKING:  # typing.Protocol classes cost milliseconds to create at import
+    from typing import Protocol
+
+    class Display(Protocol):
+        def update(self, obj: Any) -> None: ...
 
 
 def run(options: GpuOptions) -> Any:

@@ -11,7 +11,6 @@ Signed URLs and request headers are secrets: messages name only the host and pat
 from __future__ import annotations
 
 import email.utils
-import json
 import os
 import random
 import shutil
@@ -25,16 +24,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
-from .checksums import Crc32cHasher, Md5Hasher, md5_hex_to_b64, parse_goog_hash
 from .errors import (
-    AccessDeniedError,
-    CredentialsError,
     DiskSpaceError,
-    IntegrityError,
-    NotFoundError,
-    RateLimitedError,
     ServerError,
     TransferError,
 )
@@ -42,10 +35,12 @@ from .errors import (
 if TYPE_CHECKING:
     import requests
 
+    from .file_download import FileDownload
     from .progress import ProgressSink
 
 READ_SIZE = 64 << 10  # bytes per socket read; small enough to notice Ctrl-C promptly
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+WAIT_SLICE = 0.2  # seconds the main thread blocks at a time while workers download
 MAX_REDIRECTS = 10
 PARTIAL_SUFFIX = ".part"
 SIDECAR_SUFFIX = ".part.json"
@@ -409,7 +404,9 @@ class _ActiveResponses:
 
 
 @dataclass
-class _Shared:
+class SharedState:
+    """What the downloads of one ``fetch_files`` call share."""
+
     session: Any
     policy: TransferPolicy
     sink: Any
@@ -478,23 +475,30 @@ def fetch_files(
     sizes = [remote.size for remote in files]
     total = None if any(size is None for size in sizes) else sum(s or 0 for s in sizes)
     sink.start(len(files), total)
-    shared = _Shared(session, policy, sink, threading.Event(), _ActiveResponses())
-    jobs = [_FileJob(shared, remote, dest, partial_dir) for remote in files]
+    from .file_download import FileDownload
+
+    shared = SharedState(session, policy, sink, threading.Event(), _ActiveResponses())
+    jobs = [FileDownload(shared, remote, dest, partial_dir) for remote in files]
     workers = min(policy.parallel_files, len(jobs))
     if workers <= 1:
         return [job.run() for job in jobs]
     return _run_parallel(jobs, workers, shared)
 
 
-def _run_parallel(jobs: Sequence[_FileJob], workers: int, shared: _Shared) -> list[FetchedFile]:
+def _run_parallel(
+    jobs: Sequence[FileDownload], workers: int, shared: SharedState
+) -> list[FetchedFile]:
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlenv-fetch")
     futures: list[Future[FetchedFile]] = [pool.submit(job.run) for job in jobs]
     try:
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        for future in done:
-            error = future.exception()
-            if error is not None and not isinstance(error, _Cancelled):
-                raise error
+        pending: set[Future[FetchedFile]] = set(futures)
+        while pending:
+            # short waits: the main thread notices Ctrl-C promptly on every platform
+            done, pending = wait(pending, WAIT_SLICE, FIRST_EXCEPTION)
+            for future in done:
+                error = future.exception()
+                if error is not None and not isinstance(error, _Cancelled):
+                    raise error
         return [future.result() for future in futures]
     except BaseException:
         shared.cancel.set()
@@ -504,338 +508,3 @@ def _run_parallel(jobs: Sequence[_FileJob], workers: int, shared: _Shared) -> li
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-class _FileJob:
-    """Downloads one file: redirects, retries, resume, verification, then a rename into place."""
-
-    def __init__(self, shared: _Shared, remote: RemoteFile, dest: Path, partial_dir: Path):
-        self.shared = shared
-        self.policy = shared.policy
-        self.remote = remote
-        self.relpath = str(safe_relpath(remote.relpath))
-        self.final_path = dest / self.relpath
-        self.part = partial_dir / (self.relpath + PARTIAL_SUFFIX)
-        self.sidecar = partial_dir / (self.relpath + SIDECAR_SUFFIX)
-        self.budget = RetryBudget(self.policy)
-        self.restarts = 0
-        self.re_resolved = False
-        self.home_url: str | None = None  # the URL the source handed us (headers go there)
-        self.url: str | None = None  # the URL to request next (a redirect target after one)
-        self.validator: str | None = None
-        self.total: int | None = remote.size
-        self.announced: dict[str, str] = {}
-        if remote.md5:
-            b64 = md5_hex_to_b64(remote.md5)
-            if b64:
-                self.announced["md5"] = b64
-
-    # -- entry point
-
-    def run(self) -> FetchedFile:
-        if self.shared.cancel.is_set():
-            raise _Cancelled
-        self.shared.sink.file_started(self.relpath, self.remote.size)
-        self.part.parent.mkdir(parents=True, exist_ok=True)
-        offset = self._load_partial()
-        resumed_from = offset
-        self.home_url = self.url = self._fresh_url()
-        while True:
-            response, offset = self._open(offset)
-            with self.shared.active.track(response):
-                offset, finished = self._stream(response, offset)
-            if finished:
-                break
-        md5_hex = self._verify(offset)
-        self.final_path.parent.mkdir(parents=True, exist_ok=True)
-        if self.final_path.is_dir():
-            shutil.rmtree(self.final_path)
-        try:
-            os.replace(self.part, self.final_path)
-        except OSError:
-            shutil.move(str(self.part), str(self.final_path))
-        self.sidecar.unlink(missing_ok=True)
-        self.shared.sink.file_done(self.relpath)
-        return FetchedFile(self.relpath, self.final_path, offset, md5_hex, resumed_from)
-
-    # -- resume state
-
-    def _load_partial(self) -> int:
-        if not self.part.is_file():
-            self.sidecar.unlink(missing_ok=True)
-            return 0
-        try:
-            saved = json.loads(self.sidecar.read_text())
-        except (OSError, ValueError):
-            saved = None
-        have = self.part.stat().st_size
-        usable = (
-            isinstance(saved, dict)
-            and saved.get("source_validator") == self.remote.validator
-            and (saved.get("validator") or self.remote.validator)
-            and (self.remote.size is None or saved.get("total") in (None, self.remote.size))
-            and 0 < have < (saved.get("total") or self.remote.size or have + 1)
-        )
-        if not usable or not isinstance(saved, dict):
-            self._discard_partial()
-            return 0
-        self.validator = saved.get("validator")
-        self.total = saved.get("total") or self.remote.size
-        return have
-
-    def _save_sidecar(self) -> None:
-        state = {
-            "validator": self.validator,
-            "total": self.total,
-            "source_validator": self.remote.validator,
-        }
-        tmp = self.sidecar.with_name(self.sidecar.name + ".tmp")
-        tmp.write_text(json.dumps(state))
-        os.replace(tmp, self.sidecar)
-
-    def _discard_partial(self) -> None:
-        self.part.unlink(missing_ok=True)
-        self.sidecar.unlink(missing_ok=True)
-
-    def _restart(self, why: str) -> int:
-        self.restarts += 1
-        if self.restarts > self.policy.max_restarts:
-            raise ServerError(
-                f"{self._where()} kept breaking resumed downloads ({why}).",
-                fix="Rerun later; if it persists, rerun with --force.",
-            )
-        self._discard_partial()
-        self.validator = None
-        return 0
-
-    # -- requests
-
-    def _fresh_url(self) -> str:
-        if self.remote.resolve is not None:
-            return self.remote.resolve(self.shared.session)
-        if self.remote.url is None:
-            raise ServerError(f"No download URL for {self.relpath}.", fix="Report this source.")
-        return self.remote.url
-
-    def _where(self) -> str:
-        return f"{_host(self.url or '')} ({self.relpath})"
-
-    def _request_headers(self, url: str, offset: int) -> dict[str, str]:
-        headers: dict[str, str] = {}
-        if self.home_url is not None and _host(url) == _host(self.home_url):
-            headers.update(self.remote.headers)
-        if offset > 0:
-            headers["Range"] = f"bytes={offset}-"
-            if self.validator:
-                headers["If-Range"] = self.validator
-        return headers
-
-    def _get(self, offset: int) -> Any:
-        """GET the current URL from ``offset``, following redirects by hand so the source's
-        headers never reach another host."""
-        assert self.url is not None
-        url = self.url
-        for _ in range(MAX_REDIRECTS + 1):
-            if self.shared.cancel.is_set():
-                raise _Cancelled
-            response = send(
-                self.shared.session,
-                "GET",
-                url,
-                policy=self.policy,
-                headers=self._request_headers(url, offset),
-                stream=True,
-                allow_redirects=False,
-            )
-            location = response.headers.get("Location")
-            if response.status_code in REDIRECT_STATUSES and location:
-                response.close()
-                url = urljoin(url, location)
-                continue
-            self.url = url
-            return response
-        raise ServerError(f"Too many redirects for {self.relpath}.", fix="Report this source.")
-
-    def _open(self, offset: int) -> tuple[Any, int]:
-        """A response that streams the file from the returned offset (206 or 200)."""
-        while True:
-            response = self._get(offset)
-            status = response.status_code
-            if status == 206 and offset > 0:
-                if self._range_matches(response, offset):
-                    return response, offset
-                response.close()
-                offset = self._restart("a 206 answer with the wrong Content-Range")
-                continue
-            if status == 200:
-                if offset > 0:  # the validator changed or the server ignores ranges
-                    self._discard_partial()
-                    offset = 0
-                self._take_headers(response, offset)
-                return response, offset
-            if status == 206:  # asked for everything, got a part: treat like a 200 from zero
-                response.close()
-                offset = self._restart("a 206 answer to a plain GET")
-                continue
-            if status == 416:
-                response.close()
-                offset = self._restart("416 Range Not Satisfiable")
-                continue
-            can_refresh = self.remote.resolve is not None or self.url != self.home_url
-            if status in (400, 403) and can_refresh and not self.re_resolved:
-                response.close()
-                self.re_resolved = True  # an expired signed URL: ask the source for a new one
-                self.home_url = self.url = self._fresh_url()
-                continue
-            self._raise_for_status(response, offset)
-
-    def _range_matches(self, response: Any, offset: int) -> bool:
-        value = response.headers.get("Content-Range", "")
-        unit, _, spec = value.partition(" ")
-        span, _, total_text = spec.partition("/")
-        start_text, _, end_text = span.partition("-")
-        try:
-            start, end = int(start_text), int(end_text)
-            total = None if total_text.strip() == "*" else int(total_text)
-        except ValueError:
-            return False
-        if unit.strip().lower() != "bytes" or start != offset:
-            return False
-        if total is not None and (end != total - 1 or (self.total and total != self.total)):
-            return False
-        self._take_headers(response, offset, total=total)
-        return True
-
-    def _take_headers(self, response: Any, offset: int, total: int | None = None) -> None:
-        headers = response.headers
-        if total is None:
-            length = headers.get("Content-Length")
-            if length is not None and length.isdigit():
-                total = offset + int(length)
-        if total is not None:
-            self.total = total
-        etag = headers.get("ETag")
-        last_modified = headers.get("Last-Modified")
-        if etag and not etag.startswith("W/"):
-            self.validator = etag
-        elif last_modified:
-            self.validator = last_modified
-        elif offset == 0:
-            self.validator = None
-        raw_headers = getattr(getattr(response, "raw", None), "headers", None)
-        values: list[str] = []
-        if raw_headers is not None and hasattr(raw_headers, "getlist"):
-            values = list(raw_headers.getlist("x-goog-hash"))
-        elif headers.get("x-goog-hash"):
-            values = [headers["x-goog-hash"]]
-        for name, digest in parse_goog_hash(values).items():
-            self.announced.setdefault(name, digest)
-        self._save_sidecar()
-
-    def _raise_for_status(self, response: Any, offset: int) -> Any:
-        status = response.status_code
-        response.close()
-        where = self._where()
-        resume = " The partial download is kept; a rerun resumes." if offset else ""
-        if status == 401:
-            raise CredentialsError(
-                f"{where} rejected the credentials (401).",
-                fix="Log in again (or refresh the token), then rerun.",
-            )
-        if status in (400, 403):
-            raise AccessDeniedError(
-                f"{where} refused the download ({status}).",
-                fix="Check that you have access (and that the link is still valid), then rerun.",
-            )
-        if status == 404:
-            raise NotFoundError(
-                f"{where} has no such file (404).",
-                fix="Check the name; the file may have been removed from the source.",
-            )
-        if status == 429:
-            raise RateLimitedError(
-                f"{where} kept answering 429 Too Many Requests.{resume}",
-                fix="Wait a few minutes, then rerun to resume.",
-            )
-        if 500 <= status <= 599:
-            raise ServerError(
-                f"{where} kept failing with HTTP {status}.{resume}",
-                fix="Rerun later to resume.",
-            )
-        raise ServerError(
-            f"{where} answered an unexpected HTTP {status}.",
-            fix="Rerun later; report it if it persists.",
-        )
-
-    # -- streaming
-
-    def _stream(self, response: Any, offset: int) -> tuple[int, bool]:
-        """Append the body to the partial file; (new offset, whether the file is complete)."""
-        network_errors = _network_errors()
-        try:
-            with open(self.part, "r+b" if offset else "wb") as out:
-                out.seek(offset)
-                out.truncate()
-                for chunk in response.iter_content(chunk_size=READ_SIZE):
-                    if self.shared.cancel.is_set():
-                        raise _Cancelled
-                    if not chunk:
-                        continue
-                    out.write(chunk)
-                    offset += len(chunk)
-                    self.budget.made_progress()
-                    self.shared.sink.advance(self.relpath, len(chunk))
-        except network_errors as exc:
-            if self.shared.cancel.is_set():
-                raise _Cancelled from None
-            self._wait_before_resume(offset, _describe_network_error(exc))
-            return offset, False
-        finally:
-            response.close()
-        if self.total is not None and offset < self.total:
-            self._wait_before_resume(offset, "the connection closed early")
-            return offset, False
-        return offset, True
-
-    def _wait_before_resume(self, offset: int, why: str) -> None:
-        delay = self.budget.next_delay()
-        if delay is None:
-            from .render import human_bytes
-
-            total = f" of {human_bytes(self.total)}" if self.total is not None else ""
-            raise TransferError(
-                f"Downloading {self.relpath} from {_host(self.url or '')} stopped at "
-                f"{human_bytes(offset)}{total} after {self.budget.failures} tries ({why}).",
-                fix="Check the network connection, then rerun to resume.",
-            )
-        self.policy.sleep(delay)
-
-    # -- verification
-
-    def _verify(self, size: int) -> str:
-        expected_size = self.remote.size if self.remote.size is not None else self.total
-        if expected_size is not None and size != expected_size:
-            self._discard_partial()
-            raise IntegrityError(
-                f"{self.relpath}: received {size} bytes, expected {expected_size}; the bytes "
-                "were discarded.",
-                fix="Rerun to download it again.",
-            )
-        md5 = Md5Hasher()
-        crc = Crc32cHasher() if "crc32c" in self.announced and "md5" not in self.announced else None
-        with open(self.part, "rb") as data:
-            while chunk := data.read(self.policy.chunk_size):
-                md5.update(chunk)
-                if crc is not None:
-                    crc.update(chunk)
-        for hasher in (md5, crc):
-            if hasher is None or hasher.name not in self.announced:
-                continue
-            if hasher.b64digest() != self.announced[hasher.name]:
-                self._discard_partial()
-                raise IntegrityError(
-                    f"{self.relpath}: the {hasher.name} checksum of the downloaded bytes does "
-                    "not match the one the server announced; the bytes were discarded.",
-                    fix="Rerun to download it again.",
-                )
-        return md5.hexdigest()

@@ -141,7 +141,9 @@ def acquire_drive(item: DriveItem, options: AddDataOptions) -> DataResult:
         env, on_colab=drive_auth.on_colab_host(env, options.shell), timeout=policy.read_timeout
     )
     listing = list_item(client, item.id, policy)
-    nodes = select_nodes(listing.nodes, patterns, item.id)
+    nodes = listing.nodes = select_nodes(listing.nodes, patterns, item.id)
+    if patterns:
+        listing.skipped.clear()  # notes only about what was asked for
     if listing.is_folder:
         entry, fetched = _ensure_folder(client, item.id, nodes, cache, options, policy)
     else:
@@ -363,7 +365,8 @@ def _call(client: DriveClient, call: Callable[[], T], policy: TransferPolicy, it
                 raise TransferError(
                     f"Google Drive at {client.api_base} could not be reached "
                     f"({type(error).__name__}) after {budget.failures} tries.",
-                    fix="Check the network connection (and HTTPS_PROXY), then rerun.",
+                    fix="Check the network connection, then rerun."
+                    + drive_auth.network_hint(client.env),
                 ) from None
         policy.sleep(delay)
 

@@ -103,10 +103,9 @@ class _Acquisition:
         root = config.kaggle_input_root(self.env)
         mounted = mounted_path(source, root)
         if mounted is not None:
-            version = None
             if isinstance(source, KaggleDataset) and source.version is not None:
                 self.notes.append("the mounted version is the one attached in the editor")
-            return self._finish(mounted, "mounted", version)
+            return self._finish(mounted, "mounted", None)
         if isinstance(source, KaggleCompetition) and self.runtime.run_type == "batch":
             raise UnsupportedHostError(
                 f"Competition {source.slug} is not attached to this notebook, and this is a"
@@ -160,6 +159,7 @@ class _Acquisition:
         if not options.force:
             hit = self._cached(cache, entry, version)
             if hit is not None:
+                hit.touch()  # recorded for `mlenv cache prune --older-than`
                 return self._finish(hit.path, "cache", label)
         if options.offline:
             raise OfflineError(
@@ -396,6 +396,8 @@ class _Acquisition:
     # ------------------------------------------------------------------ result
     def _finish(self, root: Path, origin: Origin, version: str | None) -> DataResult:
         options = self.options
+        if origin == "downloaded" and self.credentials is not None:
+            self.notes.append(f"credentials: {self.credentials.source_name}")
         names = list_files(root)
         if options.files:
             names = select(names, options.files, self.source.label, self.source.web_url)

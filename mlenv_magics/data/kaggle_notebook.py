@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AccessDeniedError, CredentialsError, NotFoundError, ServerError
+from ..errors import (
+    AccessDeniedError,
+    CredentialsError,
+    NotFoundError,
+    ServerError,
+    TransferError,
+)
 from .sources import KaggleCompetition, KaggleDataset
 
 if TYPE_CHECKING:
@@ -161,13 +167,16 @@ def user_secret_fetcher(
         headers["Authorization"] = f"Bearer {env['KAGGLE_IAP_TOKEN']}"
 
     def fetch(label: str) -> str | None:
-        response = _send(
-            session,
-            base + USER_SECRET_PATH,
-            read_timeout=15.0,
-            json={"Label": label},
-            headers=headers,
-        )
+        try:
+            response = _send(
+                session,
+                base + USER_SECRET_PATH,
+                read_timeout=15.0,
+                json={"Label": label},
+                headers=headers,
+            )
+        except TransferError:
+            return None  # unreachable secrets service: the next credential source is tried
         payload = _json(response)
         if response.status_code >= 400 or not isinstance(payload, dict):
             return None
@@ -218,8 +227,8 @@ def colab_cache_mount(
             json=body,
             headers=headers,
         )
-    except requests_module.RequestException:
-        return None
+    except (requests_module.RequestException, TransferError):
+        return None  # the cache is only a shortcut: fall through to the download
     payload = _json(mounted)
     if mounted.status_code != 200 or not isinstance(payload, dict) or not payload.get("slug"):
         return None

@@ -39,6 +39,17 @@ class DataResult:
     size: int  # bytes
     notes: tuple[str, ...] = ()  # e.g. "offline: using the newest cached version 3"
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "source": self.source,
+            "version": self.version,
+            "origin": self.origin,
+            "files": self.files,
+            "size": self.size,
+            "notes": list(self.notes),
+        }
+
     def summary_line(self) -> str:
         from ..render import human_bytes
 

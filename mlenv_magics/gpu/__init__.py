@@ -177,6 +177,7 @@ def gpu_report(
         )
     situation = Situation(
         host=runtime.host,
+        frontend=runtime.frontend,
         wsl=path_exists("/dev/dxg"),
         container=path_exists("/.dockerenv"),
         driver_problem=probe.notes[0] if probe.backend == "none" and probe.notes else None,
@@ -198,7 +199,6 @@ def gpu_report(
         own_pid=own_pid,
         widgets_allowed=runtime.widgets_useful and widgets_enabled(env),
         batch=runtime.is_batch,
-        env=env,
     )
 
 

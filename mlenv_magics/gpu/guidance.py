@@ -11,6 +11,7 @@ class Situation:
 
     host: str
     wants: str = "gpu"
+    frontend: str | None = None
     wsl: bool = False
     container: bool = False
     driver_problem: str | None = None
@@ -29,13 +30,18 @@ _COLAB_TPU = (
     "Google Colab: Runtime → Change runtime type → Hardware accelerator → v5e-1 TPU → Save"
     " (restarts the VM; all state is lost)."
 )
+_COLAB_VSCODE = (
+    "Colab in VS Code: a runtime's type cannot be changed in place. Run the command"
+    " 'Colab: Remove Server', then Select Kernel → Colab → New Colab Server and pick a GPU"
+    " variant (for example T4). The new server starts empty: rerun the notebook."
+)
 _KAGGLE = (
     "Kaggle: in the notebook editor open Settings → Accelerator and choose GPU T4 x2"
     " (or TPU v5e-8), or use the right sidebar's Session options → Accelerator"
     " (View → Show sidebar if it is hidden). The session restarts.\n"
     "Offered: GPU T4 x2 (two 16 GB T4s; frameworks use one unless told otherwise) and"
     " TPU v5e-8. The P100 is being phased out and today's torch has no kernels for it.\n"
-    "GPU and TPU time is limited per week, and the account needs phone verification."
+    "GPU and TPU time is limited per week; Kaggle may ask for phone verification first."
 )
 _KAGGLE_TPU = (
     "Kaggle: Settings → Accelerator → TPU v5e-8 (or Session options → Accelerator in the"
@@ -98,6 +104,8 @@ def guidance_text(situation: Situation) -> str:
     if host == "kaggle":
         return _KAGGLE_TPU if tpu else _KAGGLE
     if host == "colab":
+        if situation.frontend == "vscode" and not tpu:
+            return _COLAB_VSCODE
         return _COLAB_TPU if tpu else _COLAB
     if host in _HOSTS:
         return _HOSTS[host]

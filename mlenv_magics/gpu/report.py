@@ -48,7 +48,6 @@ class GpuReport:
     own_pid: int
     widgets_allowed: bool = False
     batch: bool = False
-    env: Mapping[str, str] = field(default_factory=dict, repr=False)
     _widget_view: Any = field(default=None, repr=False)
 
     # -- facts -------------------------------------------------------------------------
@@ -296,7 +295,7 @@ class GpuReport:
         """The ipywidgets view, built once, when a widget frontend can show it."""
         if self._widget_view is not None:
             return self._widget_view
-        if not self.widgets_allowed or self.env.get("MLENV_WIDGETS", "").strip() == "0":
+        if not self.widgets_allowed:
             return None
         from .widget import build_view
 

@@ -494,9 +494,7 @@ class _Handler(BaseHTTPRequestHandler):
             if stall:
                 faults.stall_times -= 1
             drop_at = faults.drop_at if faults.drop_at is not None and faults.drop_times else None
-            if drop_at is not None and start <= drop_at < end:
-                faults.drop_times -= 1
-            else:
+            if drop_at is not None and not start <= drop_at < end:
                 drop_at = None
         if stall:
             self.wfile.flush()
@@ -505,7 +503,7 @@ class _Handler(BaseHTTPRequestHandler):
         began = time.monotonic()
         position = start
         for block in blob.chunks(start, end):
-            if drop_at is not None and position + len(block) > drop_at:
+            if drop_at is not None and position + len(block) > drop_at and self._claim_drop(faults):
                 block = block[: drop_at - position]
                 if block:
                     self.wfile.write(block)
@@ -520,6 +518,14 @@ class _Handler(BaseHTTPRequestHandler):
                 ahead = self._live.bytes_sent / faults.rate - (time.monotonic() - began)
                 if ahead > 0 and host._stopping.wait(ahead):
                     raise _Dropped
+
+    def _claim_drop(self, faults: Faults) -> bool:
+        """Use up one drop, unless concurrent requests already used them all."""
+        with self.server.blobhost._lock:
+            if faults.drop_times <= 0:
+                return False
+            faults.drop_times -= 1
+            return True
 
     def _drop(self) -> None:
         self.close_connection = True

@@ -191,7 +191,6 @@ class _FieldsError(ValueError):
 
 def _parse_fields(spec: str) -> dict[str, Any]:
     """``items(id,title),nextPageToken`` or ``labels/trashed`` → a selection tree."""
-    tree: dict[str, Any] = {}
     position = 0
 
     def parse_list(end: str | None) -> dict[str, Any]:
@@ -222,8 +221,7 @@ def _parse_fields(spec: str) -> dict[str, Any]:
             raise _FieldsError(spec)
         return selection
 
-    tree = parse_list(None)
-    return tree
+    return parse_list(None)
 
 
 def _select(value: Any, tree: dict[str, Any] | None) -> Any:

@@ -572,17 +572,16 @@ class _Handler(BaseHTTPRequestHandler):
         prefix = str(body.get("path") or "").strip("/")
         files = dataset.versions[version]
         under = sorted(n for n in files if not prefix or n.startswith(prefix + "/"))
-        directories = sorted({str(PurePosixPath(n).parent) for n in under} - {".", prefix} - {""})
+        folders = sorted({str(PurePosixPath(n).parent) for n in under} - {".", prefix, ""})
+        if body.get("pageToken"):
+            folders = []  # folders come with the first page only
         chunk, next_token = self._page(body, under)
+        entries = [{"name": n, "relativeUrl": n, "totalBytes": len(files[n])} for n in chunk]
         raise _Reply(
             200,
             {
-                "files": [
-                    {"name": n, "relativeUrl": n, "totalBytes": len(files[n])} for n in chunk
-                ],
-                "directories": [{"relativeUrl": d} for d in directories]
-                if not body.get("pageToken")
-                else [],
+                "files": entries,
+                "directories": [{"relativeUrl": folder} for folder in folders],
                 "nextPageToken": next_token,
             },
         )

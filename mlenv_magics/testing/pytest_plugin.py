@@ -87,6 +87,14 @@ DRIVE_ISOLATED_ENV = (
     "COLAB_RELEASE_TAG",
     "MLENV_DRIVE_API",
     "XDG_CONFIG_HOME",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
 )
 
 

@@ -96,5 +96,7 @@ def classic_python() -> Path:
     venv = Path(os.environ.get("MLENV_NB6_VENV", REPO_ROOT / ".venv-nb6"))
     python_bin = venv / "bin" / "python"
     if not python_bin.exists():
-        pytest.skip(f"no classic Notebook 6.5 environment at {venv} (tests/browser/make_nb6_env.sh)")
+        pytest.skip(
+            f"no classic Notebook 6.5 environment at {venv} (tests/browser/make_nb6_env.sh)"
+        )
     return python_bin

@@ -1,9 +1,11 @@
-"""Drive a notebook page (JupyterLab 4 or classic Notebook 6.5) and read its outputs from the DOM."""
+"""Drive a notebook page (JupyterLab 4 or classic Notebook 6.5) and read outputs from the DOM."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
+import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,10 +57,30 @@ PROGRESS_FRACTIONS_JS = """
 """
 
 
-def open_notebook(page: Any, frontend: Frontend, url: str) -> None:
-    page.goto(url, timeout=LOAD_TIMEOUT_MS, wait_until="domcontentloaded")
+def open_notebook(page: Any, frontend: Frontend, server: Any, name: str) -> None:
+    """Open the notebook and wait (bounded) until its kernel is started and connected."""
+    page.goto(server.notebook_url(name), timeout=LOAD_TIMEOUT_MS, wait_until="domcontentloaded")
     page.wait_for_selector(frontend.code_cell, timeout=LOAD_TIMEOUT_MS)
-    page.wait_for_function(frontend.kernel_ready_js, timeout=LOAD_TIMEOUT_MS)
+    deadline = time.monotonic() + LOAD_TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        # The page may say "idle" before its websocket is up; the server knows better.
+        if _kernel_connected(server) and page.evaluate(frontend.kernel_ready_js):
+            return
+        page.wait_for_timeout(500)
+    raise AssertionError(f"the {frontend.name} kernel did not connect within the time limit")
+
+
+def _kernel_connected(server: Any) -> bool:
+    url = f"{server.base_url}/api/kernels?token={server.token}"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            kernels = json.load(answer)
+    except (OSError, ValueError):
+        return False
+    return any(
+        kernel.get("connections", 0) >= 1 and kernel.get("execution_state") == "idle"
+        for kernel in kernels
+    )
 
 
 def run_all(page: Any, frontend: Frontend) -> None:
@@ -68,7 +90,7 @@ def run_all(page: Any, frontend: Frontend) -> None:
         page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
     else:
         page.click("#celllink")
-        page.click("#run_all")
+        page.click("#run_all_cells")
 
 
 def _prompts(page: Any, frontend: Frontend) -> list[str]:
@@ -85,9 +107,9 @@ def wait_for_run(page: Any, frontend: Frontend, code_cells: int) -> list[str]:
     while time.monotonic() < deadline:
         prompts = _prompts(page, frontend)
         done = [p for p in prompts if re.search(r"\[\d+\]", p)]
-        if len(prompts) == code_cells and len(done) == code_cells:
-            if page.evaluate(frontend.kernel_ready_js):
-                return prompts
+        finished = len(prompts) == code_cells and len(done) == code_cells
+        if finished and page.evaluate(frontend.kernel_ready_js):
+            return prompts
         page.wait_for_timeout(500)
     raise AssertionError(f"cells did not finish within {RUN_TIMEOUT_S} s; prompts: {prompts}")
 

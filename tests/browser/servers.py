@@ -46,10 +46,15 @@ def _lab_settings(settings_dir: Path) -> None:
     # Render every cell (no windowing), so the page holds all outputs at once.
     tracker = settings_dir / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
     tracker.parent.mkdir(parents=True, exist_ok=True)
-    tracker.write_text(json.dumps({"windowingMode": "none", "autoStartDefaultKernel": True}), encoding="utf-8")
+    tracker.write_text(
+        json.dumps({"windowingMode": "none", "autoStartDefaultKernel": True}), encoding="utf-8"
+    )
     news = settings_dir / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     news.parent.mkdir(parents=True, exist_ok=True)
-    news.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True}), encoding="utf-8")
+    news.write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True}),
+        encoding="utf-8",
+    )
 
 
 def _command(kind: str, python_bin: Path, port: int, token: str, root: Path) -> list[str]:

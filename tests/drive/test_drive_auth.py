@@ -231,3 +231,24 @@ def test_a_revoked_login_is_a_credentials_error(
         list_item(client, top, drive_policy)
 
     assert "mlenv saved Drive login" in str(error.value)
+
+
+def test_an_unreachable_token_endpoint_is_a_network_error(
+    drive_fake: DriveFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from mlenv_magics.errors import TransferError
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    key_file = Path(os.environ["GOOGLE_APPLICATION_CREDENTIALS"])
+    key = json.loads(key_file.read_text())
+    key["token_uri"] = f"http://127.0.0.1:{dead_port}/token"
+    moved = tmp_path / "moved-sa.json"
+    moved.write_text(json.dumps(key))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(moved))
+
+    with pytest.raises(TransferError, match="token endpoint could not be reached"):
+        drive_auth.connect(os.environ, on_colab=False)

@@ -46,3 +46,32 @@ def test_add_data_magic_shows_a_short_error_for_an_unknown_id(
     shown = capsys.readouterr()
     assert "NotFoundError: Drive item 1UnknownDriveId123 was not found" in shown.out + shown.err
     assert "Traceback" not in shown.out + shown.err
+
+
+def test_cli_add_data_prints_the_path_last(drive_fake: DriveFake) -> None:
+    import os
+    import subprocess
+    import sys
+
+    file_id = drive_fake.add_file("cli.txt", b"from the command line")
+    command = [sys.executable, "-m", "mlenv_magics", "add-data", f"drive:{file_id}"]
+
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, env=dict(os.environ)
+    )
+    missing = subprocess.run(
+        [*command[:-1], "drive:1NotThereAtAll"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ),
+    )
+
+    assert done.returncode == 0, done.stderr
+    path = Path(done.stdout.strip().splitlines()[-1])
+    assert (path / "cli.txt").read_bytes() == b"from the command line"
+    assert "drive file cli.txt: downloaded, 1 file" in done.stdout
+    assert missing.returncode == 1
+    assert "was not found" in missing.stderr and "Traceback" not in missing.stderr
+    for token in drive_fake.issued_tokens:
+        assert token not in done.stdout + done.stderr + missing.stderr

@@ -418,3 +418,45 @@ def test_offline_finds_a_file_fetched_as_part_of_a_folder(
 
     assert tree(result.path) == {"labels.csv": files["train/labels.csv"]}
     assert drive_fake.requests == []
+
+
+def unused_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_an_unreachable_api_gives_up_after_bounded_retries(
+    drive_fake: DriveFake, drive_options: Options, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    from mlenv_magics.errors import TransferError
+
+    monkeypatch.setenv("MLENV_DRIVE_API", f"http://127.0.0.1:{unused_port()}/drive/v2/")
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{unused_port()}")
+
+    with pytest.raises(TransferError) as error:
+        acquire_drive(DriveItem("1SomeDriveFileId"), drive_options())
+
+    message = str(error.value)
+    assert "could not be reached" in message and "after 4 tries" in message
+    has_pysocks = importlib.util.find_spec("socks") is not None
+    assert ("pip install PySocks" in message) != has_pysocks
+
+
+def test_trashed_files_are_left_out_and_shortcuts_noted(
+    drive_fake: DriveFake, drive_options: Options
+) -> None:
+    top = drive_fake.add_folder("tidy")
+    kept = drive_fake.add_file("kept.csv", b"k", parent=top)
+    gone = drive_fake.add_file("gone.csv", b"g", parent=top)
+    drive_fake.trash(gone)
+    drive_fake.add_shortcut("link to kept", kept, parent=top)
+
+    result = acquire_drive(DriveItem(top), drive_options())
+
+    assert tree(result.path) == {"kept.csv": b"k"}
+    assert any("link to kept (shortcut)" in note for note in result.notes)

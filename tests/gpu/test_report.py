@@ -41,6 +41,17 @@ def test_guidance_per_host(report_for, env: dict[str, str], words: str) -> None:
     assert report.to_dict()["guidance"] == report.guidance
 
 
+def test_colab_from_vs_code_gets_the_extension_steps(report_for) -> None:  # type: ignore[no-untyped-def]
+    report = report_for(
+        None,
+        env={"COLAB_RELEASE_TAG": "r"},
+        path_exists=no_nvidia_files,
+        runtime=Runtime(host="colab", frontend="vscode"),
+    )
+    assert "Colab: Remove Server" in report.guidance
+    assert "Runtime → Change runtime type" not in report.guidance
+
+
 def test_kaggle_guidance_lists_what_each_accelerator_offers(report_for) -> None:  # type: ignore[no-untyped-def]
     text = no_gpu(report_for, KAGGLE_KERNEL_RUN_TYPE="Interactive").guidance
     assert "GPU T4 x2" in text and "TPU v5e-8" in text and "P100" in text
@@ -144,7 +155,7 @@ def test_widget_view_in_a_widget_frontend(report_for) -> None:  # type: ignore[n
 
     report = report_for(A100_MIG, runtime=WIDGET_FRONTEND)
     if int(ipywidgets.__version__.split(".")[0]) < 8:
-        pytest.skip("ipywidgets 7 opens comms only inside a kernel (covered by the stand-in test)")
+        pytest.skip("ipywidgets 7 opens comms only inside a kernel: see test_widget_kernel.py")
     bundle = report._repr_mimebundle_()
     assert bundle["text/plain"] == repr(report) and "<table>" in bundle["text/html"]
     view = report._widget_view

@@ -42,6 +42,8 @@ def test_downloads_then_serves_from_the_cache(kaggle_fake: KaggleFake, capsys) -
     assert path.is_relative_to(Path(os.environ["MLENV_CACHE_DIR"]))
     summary = capsys.readouterr().out.strip().splitlines()[-1]
     assert summary.startswith("kaggle dataset alice/tiny v1: downloaded, 3 files,")
+    assert summary.endswith("; credentials: KAGGLE_API_TOKEN env")
+    assert kaggle_fake.token not in summary
     assert methods(kaggle_fake) == ["GetDataset", "DownloadDataset"]
 
     again = add_data("alice/tiny")

@@ -71,7 +71,10 @@ def test_kaggle_cli_downloads_one_file(kaggle_fake: KaggleFake, tmp_path: Path) 
         str(out),
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert (out / "sub" / "notes.txt").read_bytes() == FILES["sub/notes.txt"]
+    # kaggle 2.2.x keeps the sub-folder; 2.0.x (Colab's pin) saves under the base name.
+    saved = [p for p in (out / "sub" / "notes.txt", out / "notes.txt") if p.exists()]
+    assert len(saved) == 1
+    assert saved[0].read_bytes() == FILES["sub/notes.txt"]
     assert not (out / "train.csv").exists()
     body = kaggle_fake.calls_to("DownloadDataset")[-1].body
     assert body["fileName"] == "sub/notes.txt"
@@ -108,6 +111,7 @@ def test_kaggle_cli_shows_the_rules_message(kaggle_fake: KaggleFake, tmp_path: P
 def test_kagglehub_downloads_from_the_fake_in_test_mode(
     kaggle_fake: KaggleFake, tmp_path: Path
 ) -> None:
+    pytest.importorskip("kagglehub")
     # kagglehub's KAGGLE_API_ENVIRONMENT=TEST talks to the fixed http://localhost:7777.
     hub_fake = KaggleFake(port=7777)
     try:

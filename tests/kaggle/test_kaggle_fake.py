@@ -169,3 +169,13 @@ def test_demo_seed(tmp_path: Path) -> None:
         seed_demo(fake)
         assert DEMO_DATASET in fake.datasets and DEMO_COMPETITION in fake.competitions
         assert fake.env()["MLENV_KAGGLE_API"] == fake.url
+
+
+def test_list_tree_walks_a_folder(kaggle_fake: KaggleFake) -> None:
+    kaggle_fake.add_dataset(
+        "alice/tree", files={"top.txt": b"t", "sub/a.txt": b"a", "sub/deep/b.txt": b"b"}
+    )
+    body = {"ownerSlug": "alice", "datasetSlug": "tree", "datasetVersionNumber": 1, "path": "sub"}
+    page = post(kaggle_fake, f"{DATASETS}/ListTreeDatasetFiles", body).json()
+    assert [f["name"] for f in page["files"]] == ["sub/a.txt", "sub/deep/b.txt"]
+    assert page["directories"] == [{"relativeUrl": "sub/deep"}] and page["nextPageToken"] == ""

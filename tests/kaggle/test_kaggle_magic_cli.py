@@ -111,3 +111,44 @@ def test_add_data_never_imports_the_kaggle_package(kaggle_fake: KaggleFake) -> N
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
     assert "Authentication required" not in done.stdout + done.stderr
+
+
+def test_cli_file_offline_and_force(kaggle_fake: KaggleFake) -> None:
+    kaggle_fake.add_dataset("alice/tiny", files=FILES)
+    offline = mlenv("add-data", "alice/tiny", "--offline", "-q")
+    assert offline.returncode == 1 and "--offline" in offline.stderr
+    first = mlenv("add-data", "alice/tiny", "--file", "sub/*", "-q")
+    assert first.returncode == 0, first.stderr
+    path = Path(first.stdout.strip().splitlines()[-1])
+    assert [p.relative_to(path).as_posix() for p in path.rglob("*.txt")] == ["sub/notes.txt"]
+    cached = mlenv("add-data", "alice/tiny", "--file", "sub/*", "--offline")
+    assert cached.returncode == 0 and cached.stdout.strip().splitlines()[-1] == str(path)
+    assert "offline: using the newest cached version 1" in cached.stdout
+    forced = mlenv("add-data", "alice/tiny", "--file", "sub/*", "--force", "-q")
+    assert forced.returncode == 0
+    assert len(kaggle_fake.calls_to("DownloadDataset")) == 2
+
+
+def test_magic_to_and_offline(ip, kaggle_fake: KaggleFake, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    kaggle_fake.add_dataset("alice/tiny", files=FILES)
+    target = tmp_path / "my data"
+    path = ip.run_line_magic("mlenv_add_data", f"alice/tiny --to '{target}'")
+    assert path == target.absolute() and (target / "train.csv").read_bytes() == FILES["train.csv"]
+    assert "downloaded, 2 files" in capsys.readouterr().out
+    assert ip.run_line_magic("mlenv_add_data", "alice/tiny --offline -q") != path
+
+
+def test_unreachable_colab_cache_falls_back_to_download(
+    kaggle_fake: KaggleFake, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    monkeypatch.setenv("TBE_RUNTIME_ADDR", f"127.0.0.1:{closed_port}")
+    kaggle_fake.add_dataset("alice/tiny", files=FILES)
+    from mlenv_magics import add_data
+
+    path = add_data("alice/tiny", quiet=True)
+    assert (path / "train.csv").read_bytes() == FILES["train.csv"]

@@ -32,6 +32,8 @@ def test_selected_files_report_bytes_with_a_total(kaggle_fake: KaggleFake) -> No
         1500,
         "1",
     )
+    assert result.to_dict()["path"] == str(result.path)
+    assert result.to_dict()["origin"] == "downloaded"
     starts = [event for event in progress.events if event[0] == "start"]
     assert starts == [("start", 2, 1500)]
     advanced = sum(event[2] for event in progress.events if event[0] == "advance")

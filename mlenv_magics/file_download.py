@@ -1,0 +1,599 @@
+"""Downloading one file for :func:`mlenv_magics.transfer.fetch_files`.
+
+One :class:`FileDownload` follows redirects by hand (the source's headers stay on its own
+host), resumes with ``Range``/``If-Range`` after drops and across calls (state in a JSON sidecar
+next to the partial bytes), splits large files into parallel ranges, verifies size and
+md5/crc32c, and finally renames the bytes into place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+from .checksums import Crc32cHasher, Md5Hasher, md5_hex_to_b64, parse_goog_hash
+from .errors import (
+    AccessDeniedError,
+    CredentialsError,
+    IntegrityError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+    TransferError,
+)
+from .transfer import (
+    MAX_REDIRECTS,
+    PARTIAL_SUFFIX,
+    READ_SIZE,
+    REDIRECT_STATUSES,
+    SIDECAR_SUFFIX,
+    WAIT_SLICE,
+    FetchedFile,
+    RemoteFile,
+    RetryBudget,
+    SharedState,
+    _ActiveResponses,
+    _Cancelled,
+    _describe_network_error,
+    _host,
+    _network_errors,
+    safe_relpath,
+    send,
+)
+
+SIDECAR_SAVE_INTERVAL = 0.5  # seconds between progress saves of a ranged download
+
+
+class _ValidatorChanged(Exception):
+    """The blob changed (or stopped honouring ranges) during a ranged download."""
+
+
+class _Digests:
+    """md5 (always) and crc32c (when it is the only announced hash) over the first bytes."""
+
+    def __init__(self, with_crc32c: bool) -> None:
+        self.md5 = Md5Hasher()
+        self.crc32c = Crc32cHasher() if with_crc32c else None
+        self.upto = 0
+
+    def feed(self, data: bytes | memoryview) -> None:
+        self.md5.update(data)
+        if self.crc32c is not None:
+            self.crc32c.update(data)
+        self.upto += len(data)
+
+    def catch_up(self, path: Path, offset: int, block: int) -> None:
+        """Hash the bytes already on disk up to ``offset`` (after a resume)."""
+        if self.upto >= offset:
+            return
+        with open(path, "rb") as data:
+            data.seek(self.upto)
+            while self.upto < offset:
+                chunk = data.read(min(block, offset - self.upto))
+                if not chunk:
+                    break
+                self.feed(chunk)
+
+
+class FileDownload:
+    """Downloads one :class:`RemoteFile` into ``dest``, keeping partial bytes in
+    ``partial_dir``."""
+
+    def __init__(self, shared: SharedState, remote: RemoteFile, dest: Path, partial_dir: Path):
+        self.shared = shared
+        self.policy = shared.policy
+        self.remote = remote
+        self.relpath = str(safe_relpath(remote.relpath))
+        self.final_path = dest / self.relpath
+        self.part = partial_dir / (self.relpath + PARTIAL_SUFFIX)
+        self.sidecar = partial_dir / (self.relpath + SIDECAR_SUFFIX)
+        self.budget = RetryBudget(self.policy)
+        self.restarts = 0
+        self.re_resolved = False
+        self.home_url: str | None = None  # the URL the source handed us (headers go there)
+        self.url: str | None = None  # the URL to request next (a redirect target after one)
+        self.validator: str | None = None
+        self.total: int | None = remote.size
+        self.ranges: list[list[int]] | None = None  # [start, end, next byte] per range
+        self.announced: dict[str, str] = {}
+        self.digests: _Digests | None = None
+        self._lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        if remote.md5:
+            b64 = md5_hex_to_b64(remote.md5)
+            if b64:
+                self.announced["md5"] = b64
+
+    # -- entry point
+
+    def run(self) -> FetchedFile:
+        if self.shared.cancel.is_set():
+            raise _Cancelled
+        self.shared.sink.file_started(self.relpath, self.remote.size)
+        self.part.parent.mkdir(parents=True, exist_ok=True)
+        offset = self._load_partial()
+        resumed_from = offset
+        self.home_url = self.url = self._fresh_url()
+        size = self._download(offset)
+        md5_hex = self._verify(size)
+        self.final_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.final_path.is_dir():
+            shutil.rmtree(self.final_path)
+        try:
+            os.replace(self.part, self.final_path)
+        except OSError:
+            shutil.move(str(self.part), str(self.final_path))
+        self.sidecar.unlink(missing_ok=True)
+        self.shared.sink.file_done(self.relpath)
+        return FetchedFile(self.relpath, self.final_path, size, md5_hex, resumed_from)
+
+    def _download(self, offset: int) -> int:
+        """Fetch the missing bytes; returns the final size."""
+        if self.ranges is not None:
+            try:
+                return self._download_ranges(None)
+            except _ValidatorChanged:
+                offset = self._restart("the file changed during a ranged download")
+        while True:
+            response, offset = self._open(offset)
+            if offset == 0 and self._worth_splitting(response):
+                try:
+                    return self._download_ranges(response)
+                except _ValidatorChanged:
+                    offset = self._restart("the file changed during a ranged download")
+                    continue
+            with self.shared.active.track(response):
+                offset, finished = self._stream(response, offset)
+            if finished:
+                return offset
+
+    # -- resume state
+
+    def _load_partial(self) -> int:
+        if not self.part.is_file():
+            self.sidecar.unlink(missing_ok=True)
+            return 0
+        try:
+            saved = json.loads(self.sidecar.read_text())
+        except (OSError, ValueError):
+            saved = None
+        if not isinstance(saved, dict) or not self._partial_matches(saved):
+            self._discard_partial()
+            return 0
+        self.validator = saved.get("validator")
+        self.total = saved.get("total") or self.remote.size
+        ranges = saved.get("ranges")
+        if ranges and self.total:
+            self.ranges = [[int(a), int(b), int(c)] for a, b, c in ranges]
+            return sum(position - start for start, _end, position in self.ranges)
+        return self.part.stat().st_size
+
+    def _partial_matches(self, saved: dict[str, Any]) -> bool:
+        have = self.part.stat().st_size
+        total = saved.get("total")
+        if saved.get("source_validator") != self.remote.validator:
+            return False
+        if not (saved.get("validator") or self.remote.validator):
+            return False  # nothing proves the bytes belong to this version
+        if self.remote.size is not None and total not in (None, self.remote.size):
+            return False
+        if saved.get("ranges"):
+            return bool(total) and have == total and saved.get("validator") is not None
+        return 0 < have < (total or self.remote.size or have + 1)
+
+    def _save_sidecar(self) -> None:
+        with self._lock:
+            state = {
+                "validator": self.validator,
+                "total": self.total,
+                "source_validator": self.remote.validator,
+                "ranges": [list(item) for item in self.ranges] if self.ranges else None,
+            }
+        tmp = self.sidecar.with_name(f"{self.sidecar.name}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps(state))
+        os.replace(tmp, self.sidecar)
+
+    def _discard_partial(self) -> None:
+        self.part.unlink(missing_ok=True)
+        self.sidecar.unlink(missing_ok=True)
+        self.ranges = None
+        self.digests = None
+
+    def _restart(self, why: str) -> int:
+        self.restarts += 1
+        if self.restarts > self.policy.max_restarts:
+            raise ServerError(
+                f"{self._where()} kept breaking resumed downloads ({why}).",
+                fix="Rerun later; if it persists, rerun with --force.",
+            )
+        self._discard_partial()
+        self.validator = None
+        return 0
+
+    # -- requests
+
+    def _fresh_url(self) -> str:
+        if self.remote.resolve is not None:
+            return self.remote.resolve(self.shared.session)
+        if self.remote.url is None:
+            raise ServerError(f"No download URL for {self.relpath}.", fix="Report this source.")
+        return self.remote.url
+
+    def _where(self) -> str:
+        return f"{_host(self.url or '')} ({self.relpath})"
+
+    def _request_headers(self, url: str, start: int, end: int | None) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if self.home_url is not None and _host(url) == _host(self.home_url):
+            headers.update(self.remote.headers)
+        if start > 0 or end is not None:
+            headers["Range"] = f"bytes={start}-" if end is None else f"bytes={start}-{end - 1}"
+            if self.validator:
+                headers["If-Range"] = self.validator
+        return headers
+
+    def _get(self, start: int, end: int | None = None) -> Any:
+        """GET bytes ``start``..``end`` of the current URL, following redirects by hand so the
+        source's headers never reach another host."""
+        start_url = url = self.url or ""
+        for _ in range(MAX_REDIRECTS + 1):
+            if self.shared.cancel.is_set():
+                raise _Cancelled
+            response = send(
+                self.shared.session,
+                "GET",
+                url,
+                policy=self.policy,
+                headers=self._request_headers(url, start, end),
+                stream=True,
+                allow_redirects=False,
+            )
+            location = response.headers.get("Location")
+            if response.status_code in REDIRECT_STATUSES and location:
+                response.close()
+                url = urljoin(url, location)
+                continue
+            if url != start_url:
+                with self._lock:
+                    if self.url == start_url:  # later requests go straight to the target
+                        self.url = url
+            return response
+        raise ServerError(f"Too many redirects for {self.relpath}.", fix="Report this source.")
+
+    def _refresh_url(self, used_url: str) -> bool:
+        """After a 400/403 from ``used_url``: get a fresh signed URL once; False when spent."""
+        with self._refresh_lock:
+            if self.url != used_url:
+                return True  # another range already refreshed it
+            can_refresh = self.remote.resolve is not None or self.url != self.home_url
+            if not can_refresh or self.re_resolved:
+                return False
+            self.re_resolved = True
+            fresh = self._fresh_url()
+            with self._lock:
+                self.home_url = self.url = fresh
+            return True
+
+    def _open(self, offset: int) -> tuple[Any, int]:
+        """A response that streams the file from the returned offset (206 or 200)."""
+        while True:
+            used_url = self.url or ""
+            response = self._get(offset)
+            status = response.status_code
+            if status == 206 and offset > 0:
+                if self._range_matches(response, offset, None):
+                    return response, offset
+                response.close()
+                offset = self._restart("a 206 answer with the wrong Content-Range")
+                continue
+            if status == 200:
+                if offset > 0:  # the validator changed or the server ignores ranges
+                    self._discard_partial()
+                    offset = 0
+                self._take_headers(response, offset)
+                return response, offset
+            if status == 206:  # asked for everything, got a part
+                response.close()
+                offset = self._restart("a 206 answer to a plain GET")
+                continue
+            if status == 416:
+                response.close()
+                offset = self._restart("416 Range Not Satisfiable")
+                continue
+            if status in (400, 403) and self._refresh_url(used_url):
+                response.close()
+                continue
+            self._raise_for_status(response, offset)
+
+    def _range_matches(self, response: Any, start: int, end: int | None) -> bool:
+        value = response.headers.get("Content-Range", "")
+        unit, _, spec = value.partition(" ")
+        span, _, total_text = spec.partition("/")
+        first_text, _, last_text = span.partition("-")
+        try:
+            first, last = int(first_text), int(last_text)
+            total = None if total_text.strip() == "*" else int(total_text)
+        except ValueError:
+            return False
+        if unit.strip().lower() != "bytes" or first != start:
+            return False
+        expected_last = (end - 1) if end is not None else (total - 1 if total else last)
+        if last != expected_last or (total is not None and self.total and total != self.total):
+            return False
+        if end is None:
+            self._take_headers(response, start, total=total)
+        return True
+
+    def _take_headers(self, response: Any, offset: int, total: int | None = None) -> None:
+        headers = response.headers
+        if total is None:
+            length = headers.get("Content-Length")
+            if length is not None and length.isdigit():
+                total = offset + int(length)
+        if total is not None:
+            self.total = total
+        etag = headers.get("ETag")
+        last_modified = headers.get("Last-Modified")
+        if etag and not etag.startswith("W/"):
+            self.validator = etag
+        elif last_modified:
+            self.validator = last_modified
+        elif offset == 0:
+            self.validator = None
+        raw_headers = getattr(getattr(response, "raw", None), "headers", None)
+        values: list[str] = []
+        if raw_headers is not None and hasattr(raw_headers, "getlist"):
+            values = list(raw_headers.getlist("x-goog-hash"))
+        elif headers.get("x-goog-hash"):
+            values = [headers["x-goog-hash"]]
+        for name, digest in parse_goog_hash(values).items():
+            self.announced.setdefault(name, digest)
+        self._save_sidecar()
+
+    def _raise_for_status(self, response: Any, offset: int) -> Any:
+        status = response.status_code
+        response.close()
+        where = self._where()
+        resume = " The partial download is kept; a rerun resumes." if offset else ""
+        if status == 401:
+            raise CredentialsError(
+                f"{where} rejected the credentials (401).",
+                fix="Log in again (or refresh the token), then rerun.",
+            )
+        if status in (400, 403):
+            raise AccessDeniedError(
+                f"{where} refused the download ({status}).",
+                fix="Check that you have access (and that the link is still valid), then rerun.",
+            )
+        if status == 404:
+            raise NotFoundError(
+                f"{where} has no such file (404).",
+                fix="Check the name; the file may have been removed from the source.",
+            )
+        if status == 429:
+            raise RateLimitedError(
+                f"{where} kept answering 429 Too Many Requests.{resume}",
+                fix="Wait a few minutes, then rerun to resume.",
+            )
+        if 500 <= status <= 599:
+            raise ServerError(
+                f"{where} kept failing with HTTP {status}.{resume}",
+                fix="Rerun later to resume.",
+            )
+        raise ServerError(
+            f"{where} answered an unexpected HTTP {status}.",
+            fix="Rerun later; report it if it persists.",
+        )
+
+    # -- sequential streaming
+
+    def _digests_at(self, offset: int) -> _Digests:
+        if self.digests is None or self.digests.upto > offset:
+            only_crc = "crc32c" in self.announced and "md5" not in self.announced
+            self.digests = _Digests(with_crc32c=only_crc)
+        self.digests.catch_up(self.part, offset, self.policy.chunk_size)
+        return self.digests
+
+    def _stream(self, response: Any, offset: int) -> tuple[int, bool]:
+        """Append the body to the partial file; (new offset, whether the file is complete)."""
+        network_errors = _network_errors()
+        try:
+            with open(self.part, "r+b" if offset else "wb") as out:
+                out.seek(offset)
+                out.truncate()
+                digests = self._digests_at(offset)
+                for chunk in response.iter_content(chunk_size=READ_SIZE):
+                    if self.shared.cancel.is_set():
+                        raise _Cancelled
+                    if not chunk:
+                        continue
+                    out.write(chunk)
+                    digests.feed(chunk)
+                    offset += len(chunk)
+                    self.budget.made_progress()
+                    self.shared.sink.advance(self.relpath, len(chunk))
+        except network_errors as exc:
+            if self.shared.cancel.is_set():
+                raise _Cancelled from None
+            self._wait_before_retry(self.budget, offset, _describe_network_error(exc))
+            return offset, False
+        finally:
+            response.close()
+        if self.total is not None and offset < self.total:
+            self._wait_before_retry(self.budget, offset, "the connection closed early")
+            return offset, False
+        return offset, True
+
+    def _wait_before_retry(self, budget: RetryBudget, offset: int, why: str) -> None:
+        delay = budget.next_delay()
+        if delay is None:
+            from .render import human_bytes
+
+            total = f" of {human_bytes(self.total)}" if self.total is not None else ""
+            raise TransferError(
+                f"Downloading {self.relpath} from {_host(self.url or '')} stopped at "
+                f"{human_bytes(offset)}{total} after {budget.failures} tries ({why}).",
+                fix="Check the network connection, then rerun to resume.",
+            )
+        self.policy.sleep(delay)
+
+    # -- parallel ranges
+
+    def _worth_splitting(self, response: Any) -> bool:
+        policy = self.policy
+        return (
+            response.status_code == 200
+            and policy.parallel_ranges > 1
+            and self.total is not None
+            and self.total >= max(policy.range_threshold, 2)
+            and response.headers.get("Accept-Ranges", "").lower() == "bytes"
+            and bool(self.validator)
+        )
+
+    def _download_ranges(self, first: Any) -> int:
+        """Fetch the file as parallel ranges into a preallocated partial file.
+
+        ``first`` is an open 200 response, reused for the first range. Raises _ValidatorChanged
+        when the server stops answering matching 206s.
+        """
+        total = self.total
+        assert total is not None
+        if self.ranges is None:
+            count = min(self.policy.parallel_ranges, total)
+            step = -(-total // count)
+            self.ranges = [[s, min(s + step, total), s] for s in range(0, total, step)]
+            with open(self.part, "wb") as out:
+                out.truncate(total)
+        self._save_sidecar()
+        stop = threading.Event()
+        local = _ActiveResponses()
+        descriptor = os.open(self.part, os.O_RDWR)
+        pool = ThreadPoolExecutor(len(self.ranges), thread_name_prefix="mlenv-range")
+        try:
+            futures = [
+                pool.submit(
+                    self._range_worker,
+                    index,
+                    descriptor,
+                    first if index == 0 else None,
+                    stop,
+                    local,
+                )
+                for index in range(len(self.ranges))
+            ]
+            if first is not None and futures:
+                first = None  # owned by the first worker now
+            pending = set(futures)
+            saved_at = time.monotonic()
+            while pending:
+                done, pending = wait(pending, WAIT_SLICE, FIRST_EXCEPTION)
+                if time.monotonic() - saved_at >= SIDECAR_SAVE_INTERVAL:
+                    self._save_sidecar()
+                    saved_at = time.monotonic()
+                for future in done:
+                    error = future.exception()
+                    if error is not None:
+                        raise error
+        except BaseException:
+            stop.set()
+            local.abort_all()
+            raise
+        finally:
+            if first is not None:
+                first.close()
+            pool.shutdown(wait=True, cancel_futures=True)
+            os.close(descriptor)
+            if self.part.exists():
+                self._save_sidecar()
+        return total
+
+    def _range_worker(
+        self,
+        index: int,
+        descriptor: int,
+        response: Any,
+        stop: threading.Event,
+        local: _ActiveResponses,
+    ) -> None:
+        assert self.ranges is not None
+        start, end, position = self.ranges[index]
+        budget = RetryBudget(self.policy)
+        network_errors = _network_errors()
+        if response is not None and position != start:
+            response.close()
+            response = None
+        while position < end:
+            if stop.is_set() or self.shared.cancel.is_set():
+                raise _Cancelled
+            if response is None:
+                response = self._open_range(position, end)
+            try:
+                with self.shared.active.track(response), local.track(response):
+                    for chunk in response.iter_content(chunk_size=READ_SIZE):
+                        if stop.is_set() or self.shared.cancel.is_set():
+                            raise _Cancelled
+                        piece = chunk[: end - position]
+                        os.pwrite(descriptor, piece, position)
+                        position += len(piece)
+                        with self._lock:
+                            self.ranges[index][2] = position
+                        budget.made_progress()
+                        self.shared.sink.advance(self.relpath, len(piece))
+                        if position >= end:
+                            break
+            except network_errors as exc:
+                if stop.is_set() or self.shared.cancel.is_set():
+                    raise _Cancelled from None
+                self._wait_before_retry(budget, position, _describe_network_error(exc))
+                continue
+            finally:
+                response.close()
+                response = None
+            if position < end:
+                self._wait_before_retry(budget, position, "the connection closed early")
+
+    def _open_range(self, start: int, end: int) -> Any:
+        while True:
+            used_url = self.url or ""
+            response = self._get(start, end)
+            status = response.status_code
+            if status == 206 and self._range_matches(response, start, end):
+                return response
+            if status in (200, 206, 416):
+                response.close()
+                raise _ValidatorChanged
+            if status in (400, 403) and self._refresh_url(used_url):
+                response.close()
+                continue
+            self._raise_for_status(response, start)
+
+    # -- verification
+
+    def _verify(self, size: int) -> str:
+        expected_size = self.remote.size if self.remote.size is not None else self.total
+        if expected_size is not None and size != expected_size:
+            self._discard_partial()
+            raise IntegrityError(
+                f"{self.relpath}: received {size} bytes, expected {expected_size}; the bytes "
+                "were discarded.",
+                fix="Rerun to download it again.",
+            )
+        digests = self._digests_at(size)
+        for hasher in (digests.md5, digests.crc32c):
+            if hasher is None or hasher.name not in self.announced:
+                continue
+            if hasher.b64digest() != self.announced[hasher.name]:
+                self._discard_partial()
+                raise IntegrityError(
+                    f"{self.relpath}: the {hasher.name} checksum of the downloaded bytes does "
+                    "not match the one the server announced; the bytes were discarded.",
+                    fix="Rerun to download it again.",
+                )
+        return digests.md5.hexdigest()
