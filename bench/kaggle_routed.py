@@ -1,11 +1,14 @@
-"""The official ``kaggle`` client routed to a loopback API (kaggle 2.x has no base-URL setting).
+"""The official ``kaggle`` clients routed to a loopback API (kaggle 2.x has no base-URL setting).
 
 ``python bench/kaggle_routed.py URL cli ARGS...`` runs the ``kaggle`` command line;
 ``python bench/kaggle_routed.py URL files REF DIR NAME...`` downloads each NAME of dataset REF
-into DIR with one ``dataset_download_file`` call per file, in one process, as a script would.
+into DIR with one ``dataset_download_file`` call per file, in one process, as a script would;
+``python bench/kaggle_routed.py URL hub REF PATH`` runs ``kagglehub.dataset_download(REF,
+path=PATH)`` (routed this way rather than with ``KAGGLE_API_ENVIRONMENT=TEST``, which makes
+kagglesdk print every response body: a 1 GiB file read into memory and printed).
 
-kagglesdk looks the PROD endpoint up on every call, so replacing it before ``kaggle`` is
-imported routes every request, the import-time token check included.
+kagglesdk looks the PROD endpoint up when it builds a client, so replacing it before ``kaggle``
+or ``kagglehub`` is imported routes every request, the import-time token check included.
 """
 
 from __future__ import annotations
@@ -31,7 +34,13 @@ def main(argv: list[str]) -> int:
         for name in names:
             kaggle.api.dataset_download_file(ref, name, path=folder, force=True, quiet=True)
         return 0
-    raise SystemExit(f"unknown mode {mode!r}; use cli or files")
+    if mode == "hub":
+        ref, path = rest
+        import kagglehub
+
+        print(kagglehub.dataset_download(ref, path=path))
+        return 0
+    raise SystemExit(f"unknown mode {mode!r}; use cli, files or hub")
 
 
 if __name__ == "__main__":

@@ -7,11 +7,13 @@ naming the entry. Extraction writes only regular files, folders and links that s
 
 from __future__ import annotations
 
+import lzma
 import os
 import shutil
 import stat
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -179,7 +181,15 @@ def _open_archive(archive: Path) -> Iterator[tuple[str, zipfile.ZipFile | tarfil
                 yield kind, handle
         else:
             raise _corrupt(archive, "not a zip or tar archive")
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zipfile.LargeZipFile) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        tarfile.TarError,
+        EOFError,
+        zlib.error,
+        lzma.LZMAError,
+        NotImplementedError,  # an unsupported zip compression method
+    ) as exc:
         raise _corrupt(archive, exc) from None
     except (OSError, ValueError) as exc:
         if isinstance(exc, ArchiveError):

@@ -69,6 +69,7 @@ def _native_extend() -> Any:
 
 
 _NATIVE_EXTEND = _native_extend()
+HAS_NATIVE_CRC32C = _NATIVE_EXTEND is not None
 
 
 def crc32c(data: bytes | bytearray | memoryview, crc: int = 0) -> int:

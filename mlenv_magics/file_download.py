@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
-from .checksums import Crc32cHasher, Md5Hasher, md5_hex_to_b64, parse_goog_hash
+from .checksums import (
+    HAS_NATIVE_CRC32C,
+    Crc32cHasher,
+    Md5Hasher,
+    md5_hex_to_b64,
+    parse_goog_hash,
+)
 from .errors import (
     AccessDeniedError,
     CredentialsError,
@@ -56,7 +62,7 @@ class _ValidatorChanged(Exception):
 
 
 class _Digests:
-    """md5 (always) and crc32c (when it is the only announced hash) over the first bytes."""
+    """md5 (always) and, when asked, crc32c over the first ``upto`` bytes of the file."""
 
     def __init__(self, with_crc32c: bool) -> None:
         self.md5 = Md5Hasher()
@@ -102,14 +108,16 @@ class FileDownload:
         self.validator: str | None = None
         self.total: int | None = remote.size
         self.ranges: list[list[int]] | None = None  # [start, end, next byte] per range
-        self.announced: dict[str, str] = {}
+        self.source_md5: str | None = None  # base64, from the source's own listing
+        self.server_hashes: dict[str, str] = {}  # base64, from x-goog-hash of this version
         self.digests: _Digests | None = None
+        self.reported = 0  # bytes of this file counted on the progress sink
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         if remote.md5:
             b64 = md5_hex_to_b64(remote.md5)
             if b64:
-                self.announced["md5"] = b64
+                self.source_md5 = b64
 
     # -- entry point
 
@@ -120,6 +128,8 @@ class FileDownload:
         self.part.parent.mkdir(parents=True, exist_ok=True)
         offset = self._load_partial()
         resumed_from = offset
+        if offset:
+            self._report(offset)  # the bar starts where the earlier download stopped
         self.home_url = self.url = self._fresh_url()
         size = self._download(offset)
         md5_hex = self._verify(size)
@@ -200,7 +210,14 @@ class FileDownload:
         tmp.write_text(json.dumps(state))
         os.replace(tmp, self.sidecar)
 
+    def _report(self, nbytes: int) -> None:
+        with self._lock:
+            self.reported += nbytes
+        self.shared.sink.advance(self.relpath, nbytes)
+
     def _discard_partial(self) -> None:
+        if self.reported:  # take back what the progress bar counted for the discarded bytes
+            self._report(-self.reported)
         self.part.unlink(missing_ok=True)
         self.sidecar.unlink(missing_ok=True)
         self.ranges = None
@@ -353,8 +370,9 @@ class FileDownload:
             values = list(raw_headers.getlist("x-goog-hash"))
         elif headers.get("x-goog-hash"):
             values = [headers["x-goog-hash"]]
-        for name, digest in parse_goog_hash(values).items():
-            self.announced.setdefault(name, digest)
+        if offset == 0:
+            self.server_hashes = {}  # a fresh copy: hashes of an older version no longer apply
+        self.server_hashes.update(parse_goog_hash(values))
         self._save_sidecar()
 
     def _raise_for_status(self, response: Any, offset: int) -> Any:
@@ -396,8 +414,7 @@ class FileDownload:
 
     def _digests_at(self, offset: int) -> _Digests:
         if self.digests is None or self.digests.upto > offset:
-            only_crc = "crc32c" in self.announced and "md5" not in self.announced
-            self.digests = _Digests(with_crc32c=only_crc)
+            self.digests = _Digests(with_crc32c=self._check_crc32c())
         self.digests.catch_up(self.part, offset, self.policy.chunk_size)
         return self.digests
 
@@ -418,7 +435,7 @@ class FileDownload:
                     digests.feed(chunk)
                     offset += len(chunk)
                     self.budget.made_progress()
-                    self.shared.sink.advance(self.relpath, len(chunk))
+                    self._report(len(chunk))
         except network_errors as exc:
             if self.shared.cancel.is_set():
                 raise _Cancelled from None
@@ -545,7 +562,7 @@ class FileDownload:
                         with self._lock:
                             self.ranges[index][2] = position
                         budget.made_progress()
-                        self.shared.sink.advance(self.relpath, len(piece))
+                        self._report(len(piece))
                         if position >= end:
                             break
             except network_errors as exc:
@@ -576,6 +593,13 @@ class FileDownload:
 
     # -- verification
 
+    def _check_crc32c(self) -> bool:
+        """crc32c is checked when it is the only hash, or when it is cheap (native code)."""
+        if "crc32c" not in self.server_hashes:
+            return False
+        has_md5 = self.source_md5 is not None or "md5" in self.server_hashes
+        return not has_md5 or HAS_NATIVE_CRC32C
+
     def _verify(self, size: int) -> str:
         expected_size = self.remote.size if self.remote.size is not None else self.total
         if expected_size is not None and size != expected_size:
@@ -586,14 +610,19 @@ class FileDownload:
                 fix="Rerun to download it again.",
             )
         digests = self._digests_at(size)
-        for hasher in (digests.md5, digests.crc32c):
-            if hasher is None or hasher.name not in self.announced:
-                continue
-            if hasher.b64digest() != self.announced[hasher.name]:
+        expected = [
+            ("md5", digests.md5.b64digest(), self.source_md5, "the source listed"),
+            ("md5", digests.md5.b64digest(), self.server_hashes.get("md5"), "the server sent"),
+        ]
+        if digests.crc32c is not None:
+            crc = digests.crc32c.b64digest()
+            expected.append(("crc32c", crc, self.server_hashes.get("crc32c"), "the server sent"))
+        for name, actual, wanted, origin in expected:
+            if wanted is not None and actual != wanted:
                 self._discard_partial()
                 raise IntegrityError(
-                    f"{self.relpath}: the {hasher.name} checksum of the downloaded bytes does "
-                    "not match the one the server announced; the bytes were discarded.",
+                    f"{self.relpath}: the {name} checksum of the downloaded bytes does not match"
+                    f" the one {origin}; the bytes were discarded.",
                     fix="Rerun to download it again.",
                 )
         return digests.md5.hexdigest()

@@ -42,6 +42,7 @@ READ_SIZE = 64 << 10  # bytes per socket read; small enough to notice Ctrl-C pro
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 WAIT_SLICE = 0.2  # seconds the main thread blocks at a time while workers download
 MAX_REDIRECTS = 10
+POOL_SIZE = 32  # connections kept per host
 PARTIAL_SUFFIX = ".part"
 SIDECAR_SUFFIX = ".part.json"
 
@@ -74,6 +75,7 @@ class TransferPolicy:
     parallel_files: int = 4
     retry_after_max: float = 300.0  # a longer Retry-After gives up instead of waiting
     max_restarts: int = 3  # downloads restarted from zero (200 to a Range, 416, bad 206)
+    max_resumes: int = 100  # in-call resumes of one file (or range) even when each made progress
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
     clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
     jitter: Callable[[], float] = field(default=random.random, repr=False, compare=False)
@@ -97,6 +99,13 @@ class RemoteFile:
     md5: str | None = None  # expected hex md5, when the source knows it (Drive md5Checksum)
     validator: str | None = None  # a source-side version tag (ETag, Drive md5) for resume
 
+    def __repr__(self) -> str:  # a signed URL's query is a credential: never shown
+        url = redact_url(self.url) if self.url else None
+        return (
+            f"RemoteFile(relpath={self.relpath!r}, url={url!r}, size={self.size!r}, "
+            f"md5={self.md5!r}, validator={self.validator!r})"
+        )
+
 
 @dataclass(frozen=True)
 class FetchedFile:
@@ -116,9 +125,13 @@ def make_session(env: Mapping[str, str] | None = None) -> requests.Session:
     The settings come from ``env`` (default: ``os.environ``) when the session is made; the
     session ignores ``.netrc`` so no stray credentials reach any host.
     """
+    from requests.adapters import HTTPAdapter
+
     env = os.environ if env is None else env
     session = _env_session_class()()
     session.trust_env = False
+    for prefix in ("http://", "https://"):  # room for parallel files x parallel ranges
+        session.mount(prefix, HTTPAdapter(pool_connections=8, pool_maxsize=POOL_SIZE))
     for scheme in ("http", "https"):
         proxy = _env_value(env, f"{scheme}_proxy") or _env_value(env, "all_proxy")
         if proxy:
@@ -196,12 +209,14 @@ def _host(url: str) -> str:
 
 
 class RetryBudget:
-    """Bounded retries: at most ``max_attempts`` tries in a row without progress, and at most
-    ``max_elapsed`` seconds between the first failure and the last retry."""
+    """Bounded retries: at most ``max_attempts`` tries in a row without progress, at most
+    ``max_elapsed`` seconds between the first failure and the last retry, and at most
+    ``max_resumes`` failures in all."""
 
     def __init__(self, policy: TransferPolicy) -> None:
         self.policy = policy
         self.failures = 0
+        self.total_failures = 0
         self._first_failure: float | None = None
 
     def made_progress(self) -> None:
@@ -215,7 +230,8 @@ class RetryBudget:
         if self._first_failure is None:
             self._first_failure = now
         self.failures += 1
-        if self.failures >= policy.max_attempts:
+        self.total_failures += 1
+        if self.failures >= policy.max_attempts or self.total_failures > policy.max_resumes:
             return None
         if retry_after is not None:
             if retry_after > policy.retry_after_max:
@@ -312,7 +328,8 @@ def send(
     map; raises TransferError when the network kept failing."""
     import requests
 
-    kwargs.setdefault("timeout", (policy.connect_timeout, policy.read_timeout))
+    if kwargs.get("timeout") is None:  # never wait forever
+        kwargs["timeout"] = (policy.connect_timeout, policy.read_timeout)
     budget = RetryBudget(policy)
     network_errors = _network_errors()
     while True:

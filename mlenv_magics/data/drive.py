@@ -342,6 +342,8 @@ def _call(client: DriveClient, call: Callable[[], T], policy: TransferPolicy, it
     """A PyDrive2 call with bounded retries on 429, 5xx, rate limits and network errors
     (PyDrive2 itself does not retry), its failures mapped to errors that name the fix."""
     import httplib2
+    from google.auth.exceptions import RefreshError as GoogleAuthRefreshError
+    from google.auth.exceptions import TransportError as GoogleAuthTransportError
     from oauth2client.client import AccessTokenRefreshError
     from pydrive2.auth import AuthError
     from pydrive2.files import ApiRequestError
@@ -357,9 +359,9 @@ def _call(client: DriveClient, call: Callable[[], T], policy: TransferPolicy, it
             delay = budget.next_delay(_retry_after(error)) if retryable else None
             if delay is None:
                 raise _api_error(client, code, reason, item_id) from None
-        except (AccessTokenRefreshError, AuthError) as error:
+        except (AccessTokenRefreshError, AuthError, GoogleAuthRefreshError) as error:
             raise drive_auth.rejected(client.source, error) from None
-        except (OSError, httplib2.HttpLib2Error) as error:
+        except (OSError, httplib2.HttpLib2Error, GoogleAuthTransportError) as error:
             delay = budget.next_delay()
             if delay is None:
                 raise TransferError(

@@ -17,15 +17,17 @@ credential here is marked ``"service"`` and the interactive flows are replaced b
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import stat
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .. import config
-from ..errors import CredentialsError
+from ..errors import CredentialsError, TransferError
 
 DRIVE_SCOPE = "https://www.googleapis.com/auth/drive.readonly"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
@@ -79,14 +81,23 @@ class DriveClient:
     auth: Any  # the GoogleAuth behind it
     source: str  # the credential source, by name
     api_base: str
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def access_token(self) -> str:
         """A valid access token, refreshed first when it expired."""
+        import httplib2
+        from google.auth.exceptions import TransportError as GoogleAuthTransportError
+
         credentials = self.auth.credentials
         try:
             info = credentials.get_access_token(self.auth._build_http())
         except CredentialsError:
             raise
+        except (OSError, httplib2.HttpLib2Error, GoogleAuthTransportError) as error:
+            raise TransferError(
+                f"Google's token endpoint could not be reached ({type(error).__name__}).",
+                fix="Check the network connection, then rerun." + network_hint(self.env),
+            ) from None
         except Exception as error:
             raise rejected(self.source, error) from None
         return str(info.access_token)
@@ -110,6 +121,53 @@ def rejected(source: str, error: BaseException) -> CredentialsError:
         fix="Check that the key or saved login is current and not revoked, or replace it "
         "(GOOGLE_APPLICATION_CREDENTIALS, or the saved drive-credentials.json).",
     )
+
+
+_PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY")
+_CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "HTTPLIB2_CA_CERTS")
+
+
+def network_hint(env: Mapping[str, str]) -> str:
+    """Advice on the proxy and CA settings the Drive client sees, as text to append to a
+    fix (empty or starting with a space). Proxy URLs are shown without user or password."""
+    proxies = {
+        name: _proxy_address(value)
+        for name in _PROXY_VARIABLES
+        if (value := env.get(name) or env.get(name.lower()))
+    }
+    has_pysocks = _pysocks_installed()
+    hints: list[str] = []
+    if proxies:
+        shown = ", ".join(f"{name}={address}" for name, address in proxies.items())
+        hints.append(f"Proxy settings: {shown}; check that the proxy is reachable.")
+        if not has_pysocks:
+            hints.append(
+                "Google Drive's HTTP client (httplib2) ignores proxy settings unless PySocks "
+                "is installed: pip install PySocks, then restart the kernel."
+            )
+    else:
+        socks_step = "" if has_pysocks else " and pip install PySocks"
+        hints.append(f"If this network needs a proxy, set HTTPS_PROXY{socks_step}.")
+    certificates = [f"{name}={env[name]}" for name in _CA_VARIABLES if env.get(name)]
+    if certificates:
+        hints.append(f"CA certificates: {', '.join(certificates)}.")
+    return "".join(f" {hint}" for hint in hints)
+
+
+def _pysocks_installed() -> bool:
+    return importlib.util.find_spec("socks") is not None
+
+
+def _proxy_address(url: str) -> str:
+    """``scheme://host:port`` of a proxy URL, never its user or password."""
+    try:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        host = parts.hostname or "?"
+        host = f"[{host}]" if ":" in host else host
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(unparsable URL)"
+    return f"{parts.scheme}://{host}{port}"
 
 
 def _oauth_error_code(error: BaseException) -> str:
@@ -195,6 +253,19 @@ def _headless_auth_class() -> type:
 
         CommandLineAuth = LocalWebserverAuth
 
+        def ServiceAuth(self, *args: Any, **kwargs: Any) -> None:
+            # PyDrive2 calls this when a "service" token expired. Its own version rebuilds a
+            # service account through oauth2client's pyOpenSSL signer, which recent pyOpenSSL
+            # releases broke; the credentials set by connect() only need a refresh.
+            if self.credentials is None:
+                raise CredentialsError(
+                    "No Google Drive credentials are loaded.",
+                    fix=_SETUP_HELP.format(saved="the saved-credentials file"),
+                )
+            self.auth_method = "service"
+            if self.access_token_expired:
+                self.Refresh()
+
         def Authorize(self) -> None:
             http: Any = self.http  # type: ignore[has-type]
             if http is None:
@@ -220,14 +291,9 @@ def _http_options(env: Mapping[str, str], timeout: float) -> dict[str, Any]:
     return options
 
 
-def _settings(service_key: Path | None) -> dict[str, Any]:
-    # Always explicit, so that a settings.yaml in the working directory is never read.
-    if service_key is not None:
-        return {
-            "client_config_backend": "service",
-            "service_config": {"client_json_file_path": str(service_key)},
-            "oauth_scope": [DRIVE_SCOPE],
-        }
+def _settings() -> dict[str, Any]:
+    # Always explicit, so that a settings.yaml in the working directory is never read. The
+    # client config is never used: every credential is built here, never by a PyDrive2 flow.
     return {
         "client_config_backend": "settings",
         "client_config": {"client_id": "unused", "client_secret": "unused"},
@@ -267,11 +333,12 @@ def connect(
         _read_key_file(Path(adc_path), "GOOGLE_APPLICATION_CREDENTIALS") if adc_path else None
     )
     if adc_path and adc_info and adc_info.get("type") == "service_account":
-        return _service_account(Path(adc_path), adc_info, api_base, http_options)
+        return _service_account(Path(adc_path), adc_info, env, api_base, http_options)
     if on_colab:
-        return _colab(api_base, http_options)
+        return _colab(env, api_base, http_options)
     if adc_path and adc_info and adc_info.get("type") == "authorized_user":
-        return _authorized_user(adc_info, "GOOGLE_APPLICATION_CREDENTIALS", api_base, http_options)
+        source = "GOOGLE_APPLICATION_CREDENTIALS"
+        return _authorized_user(adc_info, source, env, api_base, http_options)
     if adc_path and adc_info is not None:
         raise CredentialsError(
             f"GOOGLE_APPLICATION_CREDENTIALS {adc_path} is neither a service-account key nor "
@@ -287,38 +354,66 @@ def connect(
                 fix=f"Run: chmod 600 {saved}",
             )
         info = _read_key_file(saved, "The saved Drive login")
-        return _authorized_user(info, "mlenv saved Drive login", api_base, http_options)
+        return _authorized_user(info, "mlenv saved Drive login", env, api_base, http_options)
     raise CredentialsError("No Google Drive credentials were found.", fix=setup_help(env))
 
 
-def _client(gauth: Any, source: str, api_base: str) -> DriveClient:
+def _client(
+    gauth: Any, source: str, env: Mapping[str, str], api_base: str, credentials: Any
+) -> DriveClient:
     from pydrive2.drive import GoogleDrive
 
-    client = DriveClient(GoogleDrive(gauth), gauth, source, api_base)
+    gauth.credentials = credentials
+    gauth.auth_method = "service"  # an expired token is refreshed, never a browser flow
+    gauth.Authorize()
+    client = DriveClient(GoogleDrive(gauth), gauth, source, api_base, env=env)
     client.access_token()  # surface rejected credentials now, with a clear message
     return client
 
 
 def _service_account(
-    path: Path, info: dict[str, Any], api_base: str, http_options: dict[str, Any]
+    path: Path,
+    info: dict[str, Any],
+    env: Mapping[str, str],
+    api_base: str,
+    http_options: dict[str, Any],
 ) -> DriveClient:
-    email = str(info.get("client_email", "?"))
+    """oauth2client service-account credentials (the type PyDrive2 refreshes) whose JWT is
+    signed by google-auth's RSA signer (``cryptography``, else the pure-Python ``rsa``).
+    oauth2client would pick pyOpenSSL, and new pyOpenSSL releases lack ``crypto.sign``."""
+    from google.auth.crypt import RSASigner
+    from oauth2client.service_account import ServiceAccountCredentials
+
+    email = str(info.get("client_email") or "?")
     source = f"service account {email} (GOOGLE_APPLICATION_CREDENTIALS)"
-    gauth = _headless_auth_class()(_settings(path), api_base, http_options)
     try:
-        gauth.ServiceAuth()
-    except CredentialsError:
-        raise
+        if not info.get("client_email"):
+            raise ValueError("no client_email")
+        signer = RSASigner.from_service_account_info(info)
     except Exception:
         raise CredentialsError(
             f"GOOGLE_APPLICATION_CREDENTIALS {path} is not a usable service-account key.",
             fix="Download a new JSON key for the service account, or unset the variable.",
         ) from None
-    return _client(gauth, source, api_base)
+    credentials = ServiceAccountCredentials(
+        email,
+        signer,
+        scopes=[DRIVE_SCOPE],
+        private_key_id=info.get("private_key_id"),
+        client_id=info.get("client_id"),
+        user_agent=USER_AGENT,
+        token_uri=info.get("token_uri") or GOOGLE_TOKEN_URI,
+    )
+    gauth = _headless_auth_class()(_settings(), api_base, http_options)
+    return _client(gauth, source, env, api_base, credentials)
 
 
 def _authorized_user(
-    info: dict[str, Any], source: str, api_base: str, http_options: dict[str, Any]
+    info: dict[str, Any],
+    source: str,
+    env: Mapping[str, str],
+    api_base: str,
+    http_options: dict[str, Any],
 ) -> DriveClient:
     from oauth2client.client import OAuth2Credentials
 
@@ -338,14 +433,11 @@ def _authorized_user(
         user_agent=USER_AGENT,
         scopes=[DRIVE_SCOPE],
     )
-    gauth = _headless_auth_class()(_settings(None), api_base, http_options)
-    gauth.credentials = credentials
-    gauth.auth_method = "service"  # an expired token is refreshed, never a browser flow
-    gauth.Authorize()
-    return _client(gauth, source, api_base)
+    gauth = _headless_auth_class()(_settings(), api_base, http_options)
+    return _client(gauth, source, env, api_base, credentials)
 
 
-def _colab(api_base: str, http_options: dict[str, Any]) -> DriveClient:
+def _colab(env: Mapping[str, str], api_base: str, http_options: dict[str, Any]) -> DriveClient:
     source = "Colab user auth"
     try:
         from google.colab import auth as colab_auth  # type: ignore[import-not-found]
@@ -367,11 +459,8 @@ def _colab(api_base: str, http_options: dict[str, Any]) -> DriveClient:
             f"Colab did not provide Drive credentials ({type(error).__name__}).",
             fix="Run the cell again and allow access to Google Drive in Colab's dialog.",
         ) from None
-    gauth = _headless_auth_class()(_settings(None), api_base, http_options)
-    gauth.credentials = adapter
-    gauth.auth_method = "service"
-    gauth.Authorize()
-    return _client(gauth, source, api_base)
+    gauth = _headless_auth_class()(_settings(), api_base, http_options)
+    return _client(gauth, source, env, api_base, adapter)
 
 
 def on_colab_host(env: Mapping[str, str], shell: Any = None) -> bool:

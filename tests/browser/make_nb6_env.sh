@@ -6,7 +6,20 @@ set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 venv_dir="${1:-$repo_root/.venv-nb6}"
-python_bin="${PYTHON:-python3}"
+python_bin="${PYTHON:-}"
+if [ -z "$python_bin" ]; then
+  for candidate in python3.12 python3.11 python3.13 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c \
+        'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      python_bin="$candidate"
+      break
+    fi
+  done
+fi
+if [ -z "$python_bin" ]; then
+  echo "make_nb6_env: no Python 3.11+ found (set PYTHON)" >&2
+  exit 1
+fi
 
 if [ -x "$venv_dir/bin/jupyter-notebook" ] && "$venv_dir/bin/python" -c \
     "import notebook, ipywidgets, mlenv_magics; assert notebook.__version__ == '6.5.7'; assert ipywidgets.__version__ == '7.7.1'" \

@@ -252,3 +252,68 @@ def test_an_unreachable_token_endpoint_is_a_network_error(
 
     with pytest.raises(TransferError, match="token endpoint could not be reached"):
         drive_auth.connect(os.environ, on_colab=False)
+
+
+def test_service_account_keys_are_signed_without_pyopenssl(
+    drive_fake: DriveFake, drive_options: Options, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # New pyOpenSSL releases lack OpenSSL.crypto.sign, which oauth2client's default signer
+    # calls; the service-account path must work (and refresh) whatever pyOpenSSL is installed.
+    import oauth2client.crypt
+
+    def broken_signer(*args: object, **kwargs: object) -> None:
+        raise AttributeError("module 'OpenSSL.crypto' has no attribute 'sign'")
+
+    monkeypatch.setattr(oauth2client.crypt.Signer, "from_string", broken_signer)
+    drive_fake.token_lifetime = 0  # every token is expired as soon as it is issued
+    top = drive_fake.add_folder("signed")
+    drive_fake.add_file("a.txt", b"a", parent=top)
+    drive_fake.add_file("b.txt", b"b", parent=top)
+
+    result = acquire_drive(DriveItem(top), drive_options())
+
+    assert sorted(p.name for p in result.path.iterdir()) == ["a.txt", "b.txt"]
+    assert drive_fake.count("token") > 2
+    assert result.summary_line().startswith("drive folder signed")
+
+
+def test_a_key_without_a_private_key_is_a_clear_error(
+    drive_fake: DriveFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = json.loads(Path(os.environ["GOOGLE_APPLICATION_CREDENTIALS"]).read_text())
+    key["private_key"] = "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n"
+    damaged = tmp_path / "damaged-sa.json"
+    damaged.write_text(json.dumps(key))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(damaged))
+
+    with pytest.raises(CredentialsError, match="not a usable service-account key"):
+        drive_auth.connect(os.environ, on_colab=False)
+
+    assert drive_fake.count("token") == 0
+
+
+@pytest.mark.parametrize("pysocks", [True, False])
+def test_the_network_hint_names_proxy_and_ca_settings_without_secrets(
+    pysocks: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(drive_auth, "_pysocks_installed", lambda: pysocks)
+    env = {
+        "https_proxy": "http://alice:s3cret-pass@proxy.example:3128/",
+        "REQUESTS_CA_BUNDLE": "/etc/corp/ca.pem",
+    }
+
+    hint = drive_auth.network_hint(env)
+
+    assert "HTTPS_PROXY=http://proxy.example:3128" in hint
+    assert "s3cret-pass" not in hint and "alice" not in hint
+    assert "REQUESTS_CA_BUNDLE=/etc/corp/ca.pem" in hint
+    assert ("pip install PySocks" in hint) is not pysocks
+
+
+def test_without_a_proxy_the_hint_says_how_to_set_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(drive_auth, "_pysocks_installed", lambda: False)
+
+    hint = drive_auth.network_hint({})
+
+    assert hint.startswith(" ") and "set HTTPS_PROXY and pip install PySocks" in hint
+    assert "CA certificates" not in hint

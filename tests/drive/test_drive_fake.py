@@ -97,11 +97,20 @@ def test_docs_export_only(drive_fake: DriveFake, session: requests.Session) -> N
 
 
 def test_token_endpoint_checks_the_jwt_signature(drive_fake: DriveFake, tmp_path: Path) -> None:
-    from oauth2client.service_account import ServiceAccountCredentials
+    import time
+
+    from google.auth import crypt, jwt
 
     key = json.loads(drive_fake.write_service_account(tmp_path / "sa.json").read_text())
-    credentials = ServiceAccountCredentials.from_json_keyfile_dict(key, scopes=["s"])
-    assertion = credentials._generate_assertion().decode()
+    now = int(time.time())
+    claims = {
+        "iss": key["client_email"],
+        "aud": key["token_uri"],
+        "scope": "s",
+        "iat": now,
+        "exp": now + 3600,
+    }
+    assertion = jwt.encode(crypt.RSASigner.from_service_account_info(key), claims).decode()
     header, claims, signature = assertion.split(".")
     forged_claims = json.loads(base64.urlsafe_b64decode(claims + "=="))
     forged_claims["scope"] = "https://www.googleapis.com/auth/drive"

@@ -15,7 +15,13 @@ from .conftest import ExecutedNotebook
 
 WIDGET_VIEW = notebook_runner.WIDGET_VIEW
 WIDGET_STATE = notebook_runner.WIDGET_STATE
-WIDGET_REPRS = ("HBox(children=", "VBox(children=", "Box(children=", "IntProgress(", "FloatProgress(")
+WIDGET_REPRS = (
+    "HBox(children=",
+    "VBox(children=",
+    "Box(children=",
+    "IntProgress(",
+    "FloatProgress(",
+)
 
 
 def _visible_text(page: str) -> str:

@@ -193,3 +193,28 @@ def test_free_space_is_checked_against_uncompressed_size(tmp_path: Path) -> None
         extract(archive, target, free_space=lambda _path: 100_000)
     assert str(target) in str(caught.value) and "200000" in str(caught.value)
     assert _everything(target) == []
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+def test_zip_with_damaged_compressed_data_is_corrupt(tmp_path: Path, compression: int) -> None:
+    archive = tmp_path / "a.zip"
+    payload = os.urandom(20_000) + b"tail" * 5000
+    with zipfile.ZipFile(archive, "w", compression) as handle:
+        handle.writestr("a.bin", payload)
+    data = bytearray(archive.read_bytes())
+    for offset in range(100, 4000, 7):
+        data[offset] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    with pytest.raises(ArchiveError, match="--force"):
+        extract(archive, tmp_path / "out")
+
+
+@pytest.mark.parametrize("mode", ["w:gz", "w:bz2", "w:xz"])
+def test_compressed_tar_with_damaged_data_is_corrupt(tmp_path: Path, mode: str) -> None:
+    archive = _tar(tmp_path / "a.tar", mode, [(_file("a.bin"), os.urandom(50_000))])
+    data = bytearray(archive.read_bytes())
+    for offset in range(40, len(data) - 40, 5):
+        data[offset] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    with pytest.raises(ArchiveError):
+        extract(archive, tmp_path / "out")

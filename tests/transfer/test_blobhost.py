@@ -124,3 +124,24 @@ def test_binds_loopback_only_and_stops() -> None:
     host.stop()
     with pytest.raises(OSError):
         http.client.HTTPConnection("127.0.0.1", port, timeout=1).connect()
+
+
+def test_ipv6_loopback_when_available() -> None:
+    import socket
+
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        host = BlobHost(host="::1").start()
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    try:
+        url = host.add("f", DATA)
+        assert url.startswith("http://[::1]:")
+        parts = urlsplit(url)
+        connection = http.client.HTTPConnection("::1", parts.port, timeout=5)
+        connection.request("GET", f"{parts.path}?{parts.query}")
+        assert connection.getresponse().read() == DATA
+        connection.close()
+    finally:
+        host.stop()

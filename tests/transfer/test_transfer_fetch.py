@@ -321,3 +321,80 @@ def test_ctrl_c_in_a_worker_stops_all_and_keeps_partials(
     fetched = _fetch(session, files, dirs, policy)
     assert all(f.path.read_bytes() == blobs[f.relpath] for f in fetched)
     assert sum(f.resumed_from for f in fetched) > 0
+
+
+def test_blob_replaced_mid_call_restarts_and_checks_the_new_hash(
+    blobhost: BlobHost, session, dirs: Dirs, policy: TransferPolicy
+) -> None:
+    url = blobhost.add("f", DATA)
+    blobhost.faults("f", drop_at=200_000)
+    replacement = os.urandom(250_000)
+
+    class ReplaceOnFirstBytes(RecordingProgress):
+        def advance(self, relpath: str, nbytes: int) -> None:
+            if not self.calls("advance"):
+                blobhost.add("f", replacement)  # new ETag, Last-Modified and x-goog-hash
+            super().advance(relpath, nbytes)
+
+    [fetched] = _fetch(session, [RemoteFile("f", url=url)], dirs, policy, ReplaceOnFirstBytes())
+    assert fetched.path.read_bytes() == replacement
+    assert blobhost.stats("f").statuses == (200, 200)  # If-Range no longer matched
+
+
+def test_progress_counts_resumed_bytes_and_takes_back_discarded_ones(
+    blobhost: BlobHost, session, dirs: Dirs, policy: TransferPolicy
+) -> None:
+    url = blobhost.add("f", DATA)
+    with pytest.raises(KeyboardInterrupt):
+        _fetch(
+            session,
+            [RemoteFile("f", url=url)],
+            dirs,
+            policy,
+            RecordingProgress(interrupt_after_bytes=100_000),
+        )
+    resumed = RecordingProgress()
+    _fetch(session, [RemoteFile("f", url=url)], dirs, policy, resumed)
+    assert resumed.calls("advance")[0][2] >= 100_000  # the bar starts at the kept bytes
+    assert resumed.bytes_advanced == len(DATA)
+    with pytest.raises(KeyboardInterrupt):
+        _fetch(
+            session,
+            [RemoteFile("g", url=url)],
+            dirs,
+            policy,
+            RecordingProgress(interrupt_after_bytes=100_000),
+        )
+    blobhost.add("f", DATA[:300_000])  # changed: the kept bytes are discarded on resume
+    restarted = RecordingProgress()
+    _fetch(session, [RemoteFile("g", url=url)], dirs, policy, restarted)
+    assert any(event[2] < 0 for event in restarted.calls("advance"))
+    assert restarted.bytes_advanced == 300_000
+
+
+def test_a_server_dropping_every_connection_is_given_up_on(
+    blobhost: BlobHost, session, dirs: Dirs, sleeps: SleepRecorder
+) -> None:
+    url = blobhost.add("f", DATA, hashes=("md5",))
+    blobhost.faults("f", drop_at=0, drop_times=1000)  # progress never happens
+    policy = TransferPolicy(sleep=sleeps.sleep, clock=sleeps.clock, max_attempts=4)
+    with pytest.raises(TransferError, match="after 4 tries"):
+        _fetch(session, [RemoteFile("f", url=url)], dirs, policy)
+    assert blobhost.stats("f").requests == 4
+
+
+def test_total_resumes_are_capped_even_with_progress(
+    blobhost: BlobHost, session, dirs: Dirs, sleeps: SleepRecorder
+) -> None:
+    url = blobhost.add("f", DATA, hashes=("md5",))
+    policy = TransferPolicy(sleep=sleeps.sleep, clock=sleeps.clock, max_resumes=3)
+
+    class DropAgain(RecordingProgress):
+        def advance(self, relpath: str, nbytes: int) -> None:
+            super().advance(relpath, nbytes)
+            blobhost.faults("f", drop_at=min(self.bytes_advanced + 70_000, len(DATA) - 1))
+
+    blobhost.faults("f", drop_at=70_000)
+    with pytest.raises(TransferError):
+        _fetch(session, [RemoteFile("f", url=url)], dirs, policy, DropAgain())
+    assert blobhost.stats("f").requests == 4

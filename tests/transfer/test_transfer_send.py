@@ -108,3 +108,16 @@ def test_session_takes_the_ca_bundle_from_env(tmp_path) -> None:  # type: ignore
         assert made.verify == "a.pem"
     with make_session({}) as made:
         assert made.verify is True and made.trust_env is False
+
+
+def test_remote_file_repr_hides_signatures_and_headers() -> None:
+    from mlenv_magics.transfer import RemoteFile
+
+    remote = RemoteFile(
+        "a.csv",
+        url="https://storage.example/b/a.csv?X-Goog-Signature=abcdef",
+        headers={"Authorization": "Bearer tok"},
+    )
+    text = repr(remote)
+    assert "abcdef" not in text and "tok" not in text
+    assert "https://storage.example/b/a.csv" in text
