@@ -3,7 +3,8 @@
 ``python bench/fake_server.py --big FILE --many DIR [--port 7777]`` registers two datasets:
 
 - ``bench/big``: one file ``big.bin`` served from disk (never read into memory);
-- ``bench/many``: every file of ``DIR`` (small files, kept in memory).
+- ``bench/many``: every file of ``DIR`` (small files, kept in memory); its zip is the first
+  of ``many_blobs``.
 
 It prints one JSON line (API URL, port, credentials, blob names and URLs), then answers JSON
 commands, one per line on stdin, with one JSON line on stdout:
@@ -61,11 +62,14 @@ def register_file_backed(fake: KaggleFake, ref: str, file_name: str, path: Path)
 
 
 def register_in_memory(fake: KaggleFake, ref: str, folder: Path) -> list[str]:
-    """Serve every file of ``folder`` as ``ref``; blobs are registered up front so faults
-    (latency) can be set on them before the first request."""
+    """Serve every file of ``folder`` as ``ref``; the blobs (each file and the whole-dataset
+    zip) are registered up front so faults (latency) can be set before the first request."""
     files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
-    fake.add_dataset(ref, files=files)
-    names = []
+    dataset = fake.add_dataset(ref, files=files)
+    archive = blob_name(ref, f"{dataset.slug}.zip")
+    url = fake.blobs.add(archive, dataset.archives[VERSION], content_type="application/zip")
+    fake._blob_urls[("d", dataset.ref, str(VERSION))] = url
+    names = [archive]
     for file_name, data in files.items():
         name = blob_name(ref, file_name)
         url = fake.blobs.add(name, data, hashes=("md5",))

@@ -28,6 +28,7 @@ from .checksums import (
 from .errors import (
     AccessDeniedError,
     CredentialsError,
+    DiskSpaceError,
     IntegrityError,
     NotFoundError,
     RateLimitedError,
@@ -41,15 +42,16 @@ from .transfer import (
     REDIRECT_STATUSES,
     SIDECAR_SUFFIX,
     WAIT_SLICE,
+    ActiveResponses,
+    Cancelled,
     FetchedFile,
     RemoteFile,
     RetryBudget,
     SharedState,
-    _ActiveResponses,
-    _Cancelled,
-    _describe_network_error,
-    _host,
-    _network_errors,
+    check_free_space,
+    describe_network_error,
+    host_of,
+    network_errors_types,
     safe_relpath,
     send,
 )
@@ -123,7 +125,7 @@ class FileDownload:
 
     def run(self) -> FetchedFile:
         if self.shared.cancel.is_set():
-            raise _Cancelled
+            raise Cancelled
         self.shared.sink.file_started(self.relpath, self.remote.size)
         self.part.parent.mkdir(parents=True, exist_ok=True)
         offset = self._load_partial()
@@ -244,11 +246,11 @@ class FileDownload:
         return self.remote.url
 
     def _where(self) -> str:
-        return f"{_host(self.url or '')} ({self.relpath})"
+        return f"{host_of(self.url or '')} ({self.relpath})"
 
     def _request_headers(self, url: str, start: int, end: int | None) -> dict[str, str]:
         headers: dict[str, str] = {}
-        if self.home_url is not None and _host(url) == _host(self.home_url):
+        if self.home_url is not None and host_of(url) == host_of(self.home_url):
             headers.update(self.remote.headers)
         if start > 0 or end is not None:
             headers["Range"] = f"bytes={start}-" if end is None else f"bytes={start}-{end - 1}"
@@ -262,7 +264,7 @@ class FileDownload:
         start_url = url = self.url or ""
         for _ in range(MAX_REDIRECTS + 1):
             if self.shared.cancel.is_set():
-                raise _Cancelled
+                raise Cancelled
             response = send(
                 self.shared.session,
                 "GET",
@@ -306,6 +308,7 @@ class FileDownload:
             status = response.status_code
             if status == 206 and offset > 0:
                 if self._range_matches(response, offset, None):
+                    self._check_room(response, offset)
                     return response, offset
                 response.close()
                 offset = self._restart("a 206 answer with the wrong Content-Range")
@@ -315,6 +318,7 @@ class FileDownload:
                     self._discard_partial()
                     offset = 0
                 self._take_headers(response, offset)
+                self._check_room(response, offset)
                 return response, offset
             if status == 206:  # asked for everything, got a part
                 response.close()
@@ -328,6 +332,16 @@ class FileDownload:
                 response.close()
                 continue
             self._raise_for_status(response, offset)
+
+    def _check_room(self, response: Any, offset: int) -> None:
+        """Sizes the source did not know are checked against free space once announced."""
+        if self.remote.size is not None or self.total is None:
+            return
+        try:
+            check_free_space(self.part.parent, self.total - offset, self.policy.free_space)
+        except DiskSpaceError:
+            response.close()
+            raise
 
     def _range_matches(self, response: Any, start: int, end: int | None) -> bool:
         value = response.headers.get("Content-Range", "")
@@ -420,7 +434,7 @@ class FileDownload:
 
     def _stream(self, response: Any, offset: int) -> tuple[int, bool]:
         """Append the body to the partial file; (new offset, whether the file is complete)."""
-        network_errors = _network_errors()
+        network_errors = network_errors_types()
         try:
             with open(self.part, "r+b" if offset else "wb") as out:
                 out.seek(offset)
@@ -428,7 +442,7 @@ class FileDownload:
                 digests = self._digests_at(offset)
                 for chunk in response.iter_content(chunk_size=READ_SIZE):
                     if self.shared.cancel.is_set():
-                        raise _Cancelled
+                        raise Cancelled
                     if not chunk:
                         continue
                     out.write(chunk)
@@ -438,8 +452,8 @@ class FileDownload:
                     self._report(len(chunk))
         except network_errors as exc:
             if self.shared.cancel.is_set():
-                raise _Cancelled from None
-            self._wait_before_retry(self.budget, offset, _describe_network_error(exc))
+                raise Cancelled from None
+            self._wait_before_retry(self.budget, offset, describe_network_error(exc))
             return offset, False
         finally:
             response.close()
@@ -455,7 +469,7 @@ class FileDownload:
 
             total = f" of {human_bytes(self.total)}" if self.total is not None else ""
             raise TransferError(
-                f"Downloading {self.relpath} from {_host(self.url or '')} stopped at "
+                f"Downloading {self.relpath} from {host_of(self.url or '')} stopped at "
                 f"{human_bytes(offset)}{total} after {budget.failures} tries ({why}).",
                 fix="Check the network connection, then rerun to resume.",
             )
@@ -490,15 +504,13 @@ class FileDownload:
                 out.truncate(total)
         self._save_sidecar()
         stop = threading.Event()
-        local = _ActiveResponses()
-        descriptor = os.open(self.part, os.O_RDWR)
+        local = ActiveResponses()
         pool = ThreadPoolExecutor(len(self.ranges), thread_name_prefix="mlenv-range")
         try:
             futures = [
                 pool.submit(
                     self._range_worker,
                     index,
-                    descriptor,
                     first if index == 0 else None,
                     stop,
                     local,
@@ -526,7 +538,6 @@ class FileDownload:
             if first is not None:
                 first.close()
             pool.shutdown(wait=True, cancel_futures=True)
-            os.close(descriptor)
             if self.part.exists():
                 self._save_sidecar()
         return total
@@ -534,41 +545,49 @@ class FileDownload:
     def _range_worker(
         self,
         index: int,
-        descriptor: int,
         response: Any,
         stop: threading.Event,
-        local: _ActiveResponses,
+        local: ActiveResponses,
     ) -> None:
         assert self.ranges is not None
         start, end, position = self.ranges[index]
         budget = RetryBudget(self.policy)
-        network_errors = _network_errors()
+        network_errors = network_errors_types()
         if response is not None and position != start:
             response.close()
             response = None
         while position < end:
             if stop.is_set() or self.shared.cancel.is_set():
-                raise _Cancelled
+                raise Cancelled
             if response is None:
                 response = self._open_range(position, end)
             try:
-                with self.shared.active.track(response), local.track(response):
+                # unbuffered: the saved position never runs ahead of the bytes on disk
+                with (
+                    self.shared.active.track(response),
+                    local.track(response),
+                    open(self.part, "r+b", buffering=0) as out,
+                ):
+                    out.seek(position)
                     for chunk in response.iter_content(chunk_size=READ_SIZE):
                         if stop.is_set() or self.shared.cancel.is_set():
-                            raise _Cancelled
-                        piece = chunk[: end - position]
-                        os.pwrite(descriptor, piece, position)
-                        position += len(piece)
+                            raise Cancelled
+                        piece = memoryview(chunk)[: end - position]
+                        taken = len(piece)
+                        while piece:
+                            written = out.write(piece) or 0
+                            piece = piece[written:]
+                        position += taken
                         with self._lock:
                             self.ranges[index][2] = position
                         budget.made_progress()
-                        self._report(len(piece))
+                        self._report(taken)
                         if position >= end:
                             break
             except network_errors as exc:
                 if stop.is_set() or self.shared.cancel.is_set():
-                    raise _Cancelled from None
-                self._wait_before_retry(budget, position, _describe_network_error(exc))
+                    raise Cancelled from None
+                self._wait_before_retry(budget, position, describe_network_error(exc))
                 continue
             finally:
                 response.close()

@@ -204,7 +204,7 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
 
 
-def _host(url: str) -> str:
+def host_of(url: str) -> str:
     return urlsplit(url).hostname or ""
 
 
@@ -265,7 +265,7 @@ def retry_after_seconds(response: requests.Response) -> float | None:
     return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
-def _network_errors() -> tuple[type[BaseException], ...]:
+def network_errors_types() -> tuple[type[BaseException], ...]:
     import requests
     import urllib3.exceptions
 
@@ -293,7 +293,7 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         pending.append(getattr(item, "reason", None))
 
 
-def _describe_network_error(exc: BaseException) -> str:
+def describe_network_error(exc: BaseException) -> str:
     import requests
     import urllib3.exceptions
 
@@ -331,13 +331,13 @@ def send(
     if kwargs.get("timeout") is None:  # never wait forever
         kwargs["timeout"] = (policy.connect_timeout, policy.read_timeout)
     budget = RetryBudget(policy)
-    network_errors = _network_errors()
+    network_errors = network_errors_types()
     while True:
         try:
             response = session.request(method, url, **kwargs)
         except requests.exceptions.SSLError:
             raise TransferError(
-                f"TLS verification failed for {_host(url)}.",
+                f"TLS verification failed for {host_of(url)}.",
                 fix="If a proxy intercepts TLS, point REQUESTS_CA_BUNDLE or SSL_CERT_FILE at "
                 "its CA certificate, then rerun.",
             ) from None
@@ -346,7 +346,7 @@ def send(
             if delay is None:
                 raise TransferError(
                     f"{method} {redact_url(url)} failed after {budget.failures} tries: "
-                    f"{_describe_network_error(exc)}.",
+                    f"{describe_network_error(exc)}.",
                     fix="Check the network connection, then rerun (downloads resume).",
                 ) from None
             policy.sleep(delay)
@@ -363,7 +363,7 @@ def send(
 # --------------------------------------------------------------------------- fetching
 
 
-class _Cancelled(Exception):
+class Cancelled(Exception):
     """Another worker failed or the user pressed Ctrl-C: stop, keep the partial bytes."""
 
 
@@ -393,7 +393,7 @@ def safe_relpath(relpath: str) -> PurePosixPath:
     return path
 
 
-class _ActiveResponses:
+class ActiveResponses:
     """Responses being streamed, so Ctrl-C can shut their sockets and wake blocked reads."""
 
     def __init__(self) -> None:
@@ -428,7 +428,7 @@ class SharedState:
     policy: TransferPolicy
     sink: Any
     cancel: threading.Event
-    active: _ActiveResponses
+    active: ActiveResponses
 
 
 def _needed_bytes(files: Sequence[RemoteFile], partial_dir: Path) -> int:
@@ -494,7 +494,7 @@ def fetch_files(
     sink.start(len(files), total)
     from .file_download import FileDownload
 
-    shared = SharedState(session, policy, sink, threading.Event(), _ActiveResponses())
+    shared = SharedState(session, policy, sink, threading.Event(), ActiveResponses())
     jobs = [FileDownload(shared, remote, dest, partial_dir) for remote in files]
     workers = min(policy.parallel_files, len(jobs))
     if workers <= 1:
@@ -514,7 +514,7 @@ def _run_parallel(
             done, pending = wait(pending, WAIT_SLICE, FIRST_EXCEPTION)
             for future in done:
                 error = future.exception()
-                if error is not None and not isinstance(error, _Cancelled):
+                if error is not None and not isinstance(error, Cancelled):
                     raise error
         return [future.result() for future in futures]
     except BaseException:

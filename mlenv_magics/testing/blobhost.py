@@ -505,19 +505,25 @@ class _Handler(BaseHTTPRequestHandler):
         for block in blob.chunks(start, end):
             if drop_at is not None and position + len(block) > drop_at and self._claim_drop(faults):
                 block = block[: drop_at - position]
-                if block:
-                    self.wfile.write(block)
-                    self._live.bytes_sent += len(block)
+                self._write_counted(block)
                 self.wfile.flush()
                 self._drop()
                 raise _Dropped
-            self.wfile.write(block)
-            self._live.bytes_sent += len(block)
+            self._write_counted(block)
             position += len(block)
             if faults.rate:
                 ahead = self._live.bytes_sent / faults.rate - (time.monotonic() - began)
                 if ahead > 0 and host._stopping.wait(ahead):
                     raise _Dropped
+
+    def _write_counted(self, block: bytes) -> None:
+        # counted first, so a client that has read the body always sees it in the stats
+        self._live.bytes_sent += len(block)
+        try:
+            self.wfile.write(block)
+        except OSError:
+            self._live.bytes_sent -= len(block)
+            raise
 
     def _claim_drop(self, faults: Faults) -> bool:
         """Use up one drop, unless concurrent requests already used them all."""

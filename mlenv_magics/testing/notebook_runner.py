@@ -4,7 +4,8 @@
         [--out DIR] [--host kaggle|colab|local]
 
 The notebook runs in a real Jupyter kernel (this interpreter, through ipykernel) with the
-Kaggle fake serving a small demo dataset and competition on loopback. ``--host kaggle`` or
+Kaggle fake serving, on loopback, its demo data and small stand-ins for the public data the
+example notebooks use (``uciml/iris``, ``competition:titanic``). ``--host kaggle`` or
 ``--host colab`` simulates that host with the variables its runtime sets. Any cell error,
 except in cells tagged ``raises-exception``, fails the run (exit status 1). The executed
 notebook and a static HTML page are written to ``notebooks/out/`` (or ``--out``).
@@ -143,6 +144,10 @@ def kernel_environment(
             "PYTHONUNBUFFERED": "1",
         }
     )
+    loopback = "127.0.0.1,localhost,::1"
+    for name in ("NO_PROXY", "no_proxy"):
+        # The fakes live on loopback: a proxy from the developer's shell must not see them.
+        env[name] = ",".join(part for part in (env.get(name), loopback) if part)
     env.update(service_env)
     return env
 
@@ -449,6 +454,7 @@ def run_notebook(
     ``extra_env`` is added to the kernel's environment last (tests use it to plant values
     that must never show up in the outputs).
     """
+    _require_notebook_tools()
     import nbformat
 
     source = Path(source)
@@ -489,6 +495,21 @@ def run_notebook(
         seconds=time.monotonic() - started,
         cells=cells,
     )
+
+
+def _require_notebook_tools() -> None:
+    import importlib.util
+
+    missing = [
+        name
+        for name in ("nbformat", "nbclient", "nbconvert", "ipykernel")
+        if importlib.util.find_spec(name) is None
+    ]
+    if missing:
+        raise NotebookRunError(
+            f"Running notebooks needs {', '.join(missing)}, which this Python lacks.",
+            fix="pip install 'mlenv-magics[test]' (or: pip install nbclient nbconvert ipykernel).",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,9 +21,12 @@ if [ -z "$python_bin" ]; then
   exit 1
 fi
 
-if [ -x "$venv_dir/bin/jupyter-notebook" ] && "$venv_dir/bin/python" -c \
-    "import notebook, ipywidgets, mlenv_magics; assert notebook.__version__ == '6.5.7'; assert ipywidgets.__version__ == '7.7.1'" \
-    2>/dev/null; then
+ready_check='
+import sys, pathlib, notebook, ipywidgets, mlenv_magics
+assert notebook.__version__ == "6.5.7" and ipywidgets.__version__ == "7.7.1"
+assert pathlib.Path(mlenv_magics.__file__).resolve().is_relative_to(pathlib.Path(sys.argv[1]))
+'
+if [ -x "$venv_dir/bin/python" ] && "$venv_dir/bin/python" -c "$ready_check" "$repo_root" 2>/dev/null; then
   echo "nb6 environment ready: $venv_dir"
   exit 0
 fi

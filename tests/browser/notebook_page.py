@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-RUN_TIMEOUT_S = int(__import__("os").environ.get("MLENV_RUN_TIMEOUT", "180"))
+from .servers import DIRECT
+
+RUN_TIMEOUT_S = int(os.environ.get("MLENV_BROWSER_RUN_TIMEOUT", "180"))
 LOAD_TIMEOUT_MS = 90_000
 
 
@@ -73,7 +75,7 @@ def open_notebook(page: Any, frontend: Frontend, server: Any, name: str) -> None
 def _kernel_connected(server: Any) -> bool:
     url = f"{server.base_url}/api/kernels?token={server.token}"
     try:
-        with urllib.request.urlopen(url, timeout=5) as answer:
+        with DIRECT.open(url, timeout=5) as answer:
             kernels = json.load(answer)
     except (OSError, ValueError):
         return False

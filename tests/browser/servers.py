@@ -36,6 +36,10 @@ class JupyterServer:
         return f"{self.base_url}/{route}/{name}?token={self.token}"
 
 
+# Straight to loopback, whatever proxy the environment names.
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -95,7 +99,7 @@ def _wait_until_ready(server: JupyterServer, process: subprocess.Popen[bytes]) -
                 f"the {server.kind} server exited early:\n{server.log.read_text()[-3000:]}"
             )
         try:
-            with urllib.request.urlopen(url, timeout=2) as answer:
+            with DIRECT.open(url, timeout=2) as answer:
                 if answer.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError):

@@ -398,3 +398,13 @@ def test_total_resumes_are_capped_even_with_progress(
     with pytest.raises(TransferError):
         _fetch(session, [RemoteFile("f", url=url)], dirs, policy, DropAgain())
     assert blobhost.stats("f").requests == 4
+
+
+def test_free_space_is_checked_once_the_server_announces_the_size(
+    blobhost: BlobHost, session, dirs: Dirs, sleeps: SleepRecorder
+) -> None:
+    url = blobhost.add("f", DATA)
+    policy = TransferPolicy(free_space=lambda _path: 1000, sleep=sleeps.sleep)
+    with pytest.raises(DiskSpaceError, match=str(len(DATA))):
+        _fetch(session, [RemoteFile("f", url=url)], dirs, policy)  # no size from the source
+    assert not (dirs[0] / "f").exists() and not (dirs[1] / "f.part").exists()
