@@ -51,7 +51,7 @@ from .transfer import (
     check_free_space,
     describe_network_error,
     host_of,
-    network_errors_types,
+    network_error_types,
     safe_relpath,
     send,
 )
@@ -434,7 +434,7 @@ class FileDownload:
 
     def _stream(self, response: Any, offset: int) -> tuple[int, bool]:
         """Append the body to the partial file; (new offset, whether the file is complete)."""
-        network_errors = network_errors_types()
+        network_errors = network_error_types()
         try:
             with open(self.part, "r+b" if offset else "wb") as out:
                 out.seek(offset)
@@ -552,7 +552,7 @@ class FileDownload:
         assert self.ranges is not None
         start, end, position = self.ranges[index]
         budget = RetryBudget(self.policy)
-        network_errors = network_errors_types()
+        network_errors = network_error_types()
         if response is not None and position != start:
             response.close()
             response = None

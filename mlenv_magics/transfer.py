@@ -265,7 +265,7 @@ def retry_after_seconds(response: requests.Response) -> float | None:
     return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
-def network_errors_types() -> tuple[type[BaseException], ...]:
+def network_error_types() -> tuple[type[BaseException], ...]:
     import requests
     import urllib3.exceptions
 
@@ -331,7 +331,7 @@ def send(
     if kwargs.get("timeout") is None:  # never wait forever
         kwargs["timeout"] = (policy.connect_timeout, policy.read_timeout)
     budget = RetryBudget(policy)
-    network_errors = network_errors_types()
+    network_errors = network_error_types()
     while True:
         try:
             response = session.request(method, url, **kwargs)
