@@ -846,6 +846,7 @@ def main() -> int:
             "throughput": throughput,
             "capped": capped,
             "cap_bytes_per_s": CAP_BYTES_PER_S,
+            "big_file_hashes_announced": server.info["big_hashes"],
             "peak_rss_mb": peak(
                 [
                     throughput["ours"]["max_rss_mb"],

@@ -47,6 +47,16 @@ def blob_name(ref: str, file_name: str) -> str:
     return f"datasets/{ref}/{VERSION}/{file_name}"
 
 
+def big_file_hashes() -> tuple[str, ...]:
+    """What ``x-goog-hash`` announces for the big file: md5 and CRC-32C, as object storage does
+    for a non-composite object; md5 only when CRC-32C would be computed in pure Python."""
+    try:
+        import google_crc32c  # noqa: F401
+    except ImportError:
+        return ("md5",)
+    return ("crc32c", "md5")
+
+
 def register_file_backed(fake: KaggleFake, ref: str, file_name: str, path: Path) -> str:
     """Serve ``path`` as ``ref``'s only file from disk; returns the blob name.
 
@@ -56,7 +66,7 @@ def register_file_backed(fake: KaggleFake, ref: str, file_name: str, path: Path)
     dataset = fake.add_dataset(ref, files={file_name: b""})
     dataset.versions[VERSION][file_name] = SizedPlaceholder(path.stat().st_size)  # type: ignore[assignment]
     name = blob_name(ref, file_name)
-    url = fake.blobs.add(name, path, hashes=("md5",))
+    url = fake.blobs.add(name, path, hashes=big_file_hashes())
     fake._blob_urls[("f", f"datasets/{ref}/{VERSION}", file_name)] = url
     return name
 
@@ -134,6 +144,7 @@ def main() -> int:
             "key": fake.key,
             "big_blob": big,
             "big_url": fake.blobs.url_for(big),
+            "big_hashes": big_file_hashes(),
             "many_blobs": many,
         }
         print(json.dumps(info), flush=True)

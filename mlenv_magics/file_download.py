@@ -369,6 +369,9 @@ class FileDownload:
             if length is not None and length.isdigit():
                 total = offset + int(length)
         if total is not None:
+            if self.total is None and self.remote.size is None:
+                # The source did not know the size (an archive); the bar can show it now.
+                self.shared.sink.file_started(self.relpath, total)
             self.total = total
         etag = headers.get("ETag")
         last_modified = headers.get("Last-Modified")

@@ -32,6 +32,8 @@ class TqdmProgress:
         self._bytes_bar: Any = None
         self._files_bar: Any = None
         self._closed = False
+        self._total_files = 0
+        self._sizes: dict[str, int | None] = {}
 
     def start(self, total_files: int, total_bytes: int | None) -> None:
         from tqdm.auto import tqdm
@@ -39,6 +41,7 @@ class TqdmProgress:
         with self._lock:
             if self._closed or self._bytes_bar is not None:
                 return
+            self._total_files = total_files
             if total_files > 1:
                 self._files_bar = tqdm(
                     total=total_files,
@@ -57,7 +60,16 @@ class TqdmProgress:
             )
 
     def file_started(self, relpath: str, size: int | None) -> None:
-        pass
+        """Called when a file starts, and again once the server tells a size the source did
+        not know; an unknown byte total is filled in when every file's size is known."""
+        with self._lock:
+            self._sizes[relpath] = size
+            bar = self._bytes_bar
+            if bar is None or bar.total is not None or len(self._sizes) < self._total_files:
+                return
+            if all(known is not None for known in self._sizes.values()):
+                bar.total = sum(known for known in self._sizes.values() if known is not None)
+                bar.refresh()
 
     def advance(self, relpath: str, nbytes: int) -> None:
         with self._lock:

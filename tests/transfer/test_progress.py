@@ -35,6 +35,31 @@ def test_single_file_has_only_a_byte_bar(capsys: pytest.CaptureFixture[str]) -> 
     assert "4.88k" in err and "file" not in err
 
 
+def test_a_size_learned_from_the_server_fills_in_the_total(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sink = TqdmProgress("archive")
+    sink.start(1, None)
+    sink.file_started("a.zip", None)
+    sink.file_started("a.zip", 5000)  # Content-Length arrived
+    sink.advance("a.zip", 5000)
+    sink.close()
+    assert "100%" in capsys.readouterr().err
+
+
+def test_the_total_stays_unknown_while_a_size_is_missing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sink = TqdmProgress("two")
+    sink.start(2, None)
+    sink.file_started("a", 100)
+    sink.file_started("b", None)
+    sink.advance("a", 100)
+    sink.close()
+    byte_bar_lines = [line for line in capsys.readouterr().err.split("\r") if "B/s" in line]
+    assert byte_bar_lines and not any("%" in line for line in byte_bar_lines)
+
+
 def test_tqdm_progress_is_thread_safe(capsys: pytest.CaptureFixture[str]) -> None:
     sink = TqdmProgress("threads")
     sink.start(8, 8 * 1000)
