@@ -12,7 +12,20 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from .drive_fake import DriveFake
     from .kaggle_fake import KaggleFake
+
+# Proxy settings would send loopback test traffic elsewhere.
+PROXY_ENV = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+)
 
 # Everything that could route a client elsewhere or lend it real credentials.
 KAGGLE_ISOLATED_ENV = (
@@ -40,14 +53,7 @@ KAGGLE_ISOLATED_ENV = (
     "MLENV_KAGGLE_API",
     "XDG_CONFIG_HOME",
     "XDG_CACHE_HOME",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-    "no_proxy",
+    *PROXY_ENV,
 )
 
 
@@ -76,9 +82,6 @@ def kaggle_fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Kag
         yield fake
 
 
-if TYPE_CHECKING:
-    from .drive_fake import DriveFake
-
 DRIVE_ISOLATED_ENV = (
     "GOOGLE_APPLICATION_CREDENTIALS",
     "GOOGLE_CLOUD_UNIVERSE_DOMAIN",
@@ -87,14 +90,7 @@ DRIVE_ISOLATED_ENV = (
     "COLAB_RELEASE_TAG",
     "MLENV_DRIVE_API",
     "XDG_CONFIG_HOME",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-    "no_proxy",
+    *PROXY_ENV,
 )
 
 
