@@ -34,8 +34,11 @@ TEMPLATE = """
 import time, io, contextlib
 {shell}
 t0 = time.perf_counter()
-with contextlib.redirect_stdout(io.StringIO()):
-    {step}
+try:
+    with contextlib.redirect_stdout(io.StringIO()):
+        {step}
+except SystemExit:  # kaggle 2.0.x exits at import when no credentials are set
+    pass
 print(time.perf_counter() - t0)
 """
 
