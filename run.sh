@@ -31,9 +31,12 @@ pick_python() {
   echo "no Python 3.11+ found (set MLENV_PYTHON)" >&2; return 1
 }
 
-pip_quiet() {  # pip, without the "Location ... is ignored" noise of some pip configurations
-  "$VENV/bin/python" -m pip "$@" 2>&1 | { grep -v "is ignored" || true; }
-  return "${PIPESTATUS[0]}"
+pip_quiet() {  # pip's output is shown only when it fails
+  local log; log=$(mktemp)
+  if ! "$VENV/bin/python" -m pip "$@" >"$log" 2>&1; then
+    grep -v "is ignored" "$log" >&2; rm -f "$log"; return 1
+  fi
+  rm -f "$log"
 }
 
 ensure_venv() {
@@ -42,9 +45,12 @@ ensure_venv() {
   if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     return 0
   fi
-  local py; py=$(pick_python)
-  echo "creating $VENV ($PROFILE stack) with $("$py" --version)" >&2
-  [ -x "$VENV/bin/python" ] || "$py" -m venv "$VENV"
+  if [ ! -x "$VENV/bin/python" ]; then
+    local py; py=$(pick_python)
+    echo "creating $VENV ($PROFILE stack) with $("$py" --version)" >&2
+    "$py" -m venv "$VENV"
+  fi
+  echo "installing the $PROFILE stack into $VENV" >&2
   pip_quiet install -q -U pip
   pip_quiet install -q -r ci/requirements-"$PROFILE".txt
   pip_quiet install -q --no-deps -e .
