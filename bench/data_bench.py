@@ -20,8 +20,8 @@ recorded. Measures:
    (``--file 'f*.bin'``) against kaggle's per-file download (one call per file) and its
    whole-dataset archive.
 
-Run: ``python bench/data_bench.py [--size-mib 1024] [--quick]``; prints a Markdown table,
-writes ``bench/out/data.json`` and exits 1 when a target is missed.
+Run: ``python bench/data_bench.py [--size-mib 1024] [--quick] [--big-hashes md5]``; prints a
+Markdown table, writes ``bench/out/data.json`` and exits 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -237,6 +237,7 @@ class Bench:
     many_md5s: dict[str, str]
     counter: int = 0
     notes: list[str] = field(default_factory=list)
+    big_hashes: list[str] | None = None  # what x-goog-hash announces; None: the fake's default
 
     @property
     def api(self) -> str:
@@ -249,6 +250,12 @@ class Bench:
     @property
     def big_blob(self) -> str:
         return str(self.server.info["big_blob"])
+
+    def big_faults(self, **fields: Any) -> None:
+        """Set the big blob's faults (none: clear them), keeping the announced hashes."""
+        if self.big_hashes is not None:
+            fields["hashes"] = self.big_hashes
+        self.server.command("faults", blobs=[self.big_blob], **fields)
 
     def fresh_dir(self, label: str) -> Path:
         self.counter += 1
@@ -440,11 +447,11 @@ def measure_cache_hit(
 def measure_resume_in_call(bench: Bench) -> dict[str, Any]:
     cut = int(bench.size * IN_CALL_CUT)
     bench.server.command("reset", blobs=[bench.big_blob])
-    bench.server.command("faults", blobs=[bench.big_blob], drop_at=cut, drop_times=1)
+    bench.big_faults(drop_at=cut, drop_times=1)
     try:
         run = bench.ours_big(verify=True)
     finally:
-        bench.server.command("faults", blobs=[bench.big_blob])
+        bench.big_faults()
     stats = bench.server.stats([bench.big_blob])
     bench.cleanup()
     return {
@@ -775,6 +782,12 @@ def main() -> int:
     )
     parser.add_argument("--port", type=int, default=0, help="fake API port (default: any)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument(
+        "--big-hashes",
+        choices=["crc32c,md5", "md5", "crc32c"],
+        default=None,
+        help="what x-goog-hash announces for the big file (default: crc32c,md5)",
+    )
     args = parser.parse_args()
     size_mib = args.size_mib or (64 if args.quick else 1024)
     runs = args.runs or (1 if args.quick else 3)
@@ -796,15 +809,18 @@ def main() -> int:
             many_md5s[name] = write_random_file(many / name, args.file_kib * 1024)
         server = FakeServer(work / BIG_NAME, many, args.port, work / "server.log")
         bench = Bench(work, server, size, big_md5, many_md5s)
+        if args.big_hashes:
+            bench.big_hashes = args.big_hashes.split(",")
+            bench.big_faults()
         print(f"fake on {bench.api}; {size_mib} MiB file; {args.files} small files", flush=True)
 
         throughput = measure_throughput(bench, runs, alternative_runs, ("ours", "curl"))
         print("throughput done", flush=True)
-        server.command("faults", blobs=[bench.big_blob], rate=CAP_BYTES_PER_S)
+        bench.big_faults(rate=CAP_BYTES_PER_S)
         try:
             capped = measure_throughput(bench, runs, 1, ("ours",))
         finally:
-            server.command("faults", blobs=[bench.big_blob])
+            bench.big_faults()
         print("capped done", flush=True)
 
         keep = bench.fresh_dir("ours-cached")
@@ -846,7 +862,7 @@ def main() -> int:
             "throughput": throughput,
             "capped": capped,
             "cap_bytes_per_s": CAP_BYTES_PER_S,
-            "big_file_hashes_announced": server.info["big_hashes"],
+            "big_file_hashes_announced": bench.big_hashes or server.info["big_hashes"],
             "peak_rss_mb": peak(
                 [
                     throughput["ours"]["max_rss_mb"],

@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mlenv_magics.testing.kaggle_fake import KaggleFake
+from mlenv_magics.testing.kaggle_fake import KaggleFake, disk_file_hashes
 
 BIG_REF = "bench/big"
 BIG_NAME = "big.bin"
@@ -33,42 +33,15 @@ MANY_REF = "bench/many"
 VERSION = 1
 
 
-class SizedPlaceholder:
-    """Stands for a file's bytes where the fake only needs the length (listings)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-
-    def __len__(self) -> int:
-        return self.size
-
-
 def blob_name(ref: str, file_name: str) -> str:
     return f"datasets/{ref}/{VERSION}/{file_name}"
 
 
-def big_file_hashes() -> tuple[str, ...]:
-    """What ``x-goog-hash`` announces for the big file: md5 and CRC-32C, as object storage does
-    for a non-composite object; md5 only when CRC-32C would be computed in pure Python."""
-    try:
-        import google_crc32c  # noqa: F401
-    except ImportError:
-        return ("md5",)
-    return ("crc32c", "md5")
-
-
 def register_file_backed(fake: KaggleFake, ref: str, file_name: str, path: Path) -> str:
-    """Serve ``path`` as ``ref``'s only file from disk; returns the blob name.
-
-    The fake keeps dataset files as bytes; a placeholder gives listings the right size and the
-    blob URL is registered up front, so the fake never reads (or zips) the big file.
-    """
-    dataset = fake.add_dataset(ref, files={file_name: b""})
-    dataset.versions[VERSION][file_name] = SizedPlaceholder(path.stat().st_size)  # type: ignore[assignment]
-    name = blob_name(ref, file_name)
-    url = fake.blobs.add(name, path, hashes=big_file_hashes())
-    fake._blob_urls[("f", f"datasets/{ref}/{VERSION}", file_name)] = url
-    return name
+    """Serve ``path`` as ``ref``'s only file, from disk (the fake never reads it into memory);
+    returns the blob name."""
+    fake.add_dataset(ref, files={file_name: path})
+    return fake.dataset_file_blob(ref, file_name, VERSION)
 
 
 def register_in_memory(fake: KaggleFake, ref: str, folder: Path) -> list[str]:
@@ -144,7 +117,7 @@ def main() -> int:
             "key": fake.key,
             "big_blob": big,
             "big_url": fake.blobs.url_for(big),
-            "big_hashes": big_file_hashes(),
+            "big_hashes": disk_file_hashes(),
             "many_blobs": many,
         }
         print(json.dumps(info), flush=True)

@@ -79,6 +79,52 @@ def crc32c(data: bytes | bytearray | memoryview, crc: int = 0) -> int:
     return crc32c_pure(data, crc)
 
 
+def _gf2_times(matrix: list[int], vector: int) -> int:
+    product = 0
+    row = 0
+    while vector:
+        if vector & 1:
+            product ^= matrix[row]
+        vector >>= 1
+        row += 1
+    return product
+
+
+def _gf2_square(matrix: list[int]) -> list[int]:
+    return [_gf2_times(matrix, column) for column in matrix]
+
+
+def _zero_byte_operators() -> list[list[int]]:
+    """Operator ``k`` advances a CRC-32C register over ``2**k`` zero bytes (k < 64)."""
+    one_bit = [_CASTAGNOLI_REVERSED] + [1 << (row - 1) for row in range(1, 32)]
+    operator = _gf2_square(_gf2_square(_gf2_square(one_bit)))  # 8 bits: one zero byte
+    operators = [operator]
+    for _ in range(63):
+        operator = _gf2_square(operator)
+        operators.append(operator)
+    return operators
+
+
+_ZERO_BYTE_OPERATORS: list[list[int]] = []
+
+
+def crc32c_combine(crc_a: int, crc_b: int, len_b: int) -> int:
+    """CRC-32C of ``A + B`` from ``crc32c(A)``, ``crc32c(B)`` and ``len(B)``, in O(log len_b)
+    (the GF(2) matrix method of zlib's ``crc32_combine``, for the Castagnoli polynomial)."""
+    if len_b <= 0:
+        return crc_a
+    if not _ZERO_BYTE_OPERATORS:
+        _ZERO_BYTE_OPERATORS.extend(_zero_byte_operators())
+    register = crc_a
+    power = 0
+    while len_b:
+        if len_b & 1:
+            register = _gf2_times(_ZERO_BYTE_OPERATORS[power], register)
+        len_b >>= 1
+        power += 1
+    return register ^ crc_b
+
+
 class Hasher(Protocol):
     name: str
 
@@ -111,8 +157,17 @@ class Crc32cHasher:
     def update(self, data: bytes | bytearray | memoryview) -> None:
         self._crc = crc32c(data, self._crc)
 
+    @property
+    def value(self) -> int:
+        return self._crc
+
     def b64digest(self) -> str:
-        return base64.b64encode(self._crc.to_bytes(4, "big")).decode("ascii")
+        return crc32c_to_b64(self._crc)
+
+
+def crc32c_to_b64(crc: int) -> str:
+    """The ``x-goog-hash`` form of a CRC-32C: its 4 big-endian bytes in base64."""
+    return base64.b64encode(crc.to_bytes(4, "big")).decode("ascii")
 
 
 def new_hasher(name: str) -> Hasher:

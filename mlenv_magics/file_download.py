@@ -8,12 +8,14 @@ md5/crc32c, and finally renames the bytes into place.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -22,6 +24,9 @@ from .checksums import (
     HAS_NATIVE_CRC32C,
     Crc32cHasher,
     Md5Hasher,
+    crc32c,
+    crc32c_combine,
+    crc32c_to_b64,
     md5_hex_to_b64,
     parse_goog_hash,
 )
@@ -63,23 +68,42 @@ class _ValidatorChanged(Exception):
     """The blob changed (or stopped honouring ranges) during a ranged download."""
 
 
-class _Digests:
-    """md5 (always) and, when asked, crc32c over the first ``upto`` bytes of the file."""
+@dataclass(frozen=True)
+class _Checks:
+    """Which hashes a download computes."""
 
-    def __init__(self, with_crc32c: bool) -> None:
-        self.md5 = Md5Hasher()
-        self.crc32c = Crc32cHasher() if with_crc32c else None
+    md5: bool
+    crc32c: bool
+
+    @classmethod
+    def choose(cls, source_md5: str | None, server_hashes: dict[str, str]) -> _Checks:
+        """crc32c when the server announces it and it is cheap (native code) or the only hash;
+        md5 when the source listed one (always checked) or the server's crc32c is not used."""
+        has_md5 = source_md5 is not None or "md5" in server_hashes
+        crc = "crc32c" in server_hashes and (HAS_NATIVE_CRC32C or not has_md5)
+        return cls(md5=source_md5 is not None or ("md5" in server_hashes and not crc), crc32c=crc)
+
+
+class _Digests:
+    """The hashes ``checks`` asks for, over the first ``upto`` bytes of the file."""
+
+    def __init__(self, checks: _Checks) -> None:
+        self.checks = checks
+        self.md5 = Md5Hasher() if checks.md5 else None
+        self.crc32c = Crc32cHasher() if checks.crc32c else None
         self.upto = 0
 
-    def feed(self, data: bytes | memoryview) -> None:
-        self.md5.update(data)
+    def feed(self, data: bytes) -> None:
+        if self.md5 is not None:
+            self.md5.update(data)
         if self.crc32c is not None:
             self.crc32c.update(data)
         self.upto += len(data)
 
     def catch_up(self, path: Path, offset: int, block: int) -> None:
         """Hash the bytes already on disk up to ``offset`` (after a resume)."""
-        if self.upto >= offset:
+        if self.upto >= offset or (self.md5 is None and self.crc32c is None):
+            self.upto = max(self.upto, offset)
             return
         with open(path, "rb") as data:
             data.seek(self.upto)
@@ -110,6 +134,7 @@ class FileDownload:
         self.validator: str | None = None
         self.total: int | None = remote.size
         self.ranges: list[list[int]] | None = None  # [start, end, next byte] per range
+        self.range_crcs: list[int | None] = []  # crc32c of each range's bytes so far
         self.source_md5: str | None = None  # base64, from the source's own listing
         self.server_hashes: dict[str, str] = {}  # base64, from x-goog-hash of this version
         self.digests: _Digests | None = None
@@ -181,6 +206,13 @@ class FileDownload:
             return 0
         self.validator = saved.get("validator")
         self.total = saved.get("total") or self.remote.size
+        hashes = saved.get("hashes")
+        if isinstance(hashes, dict):
+            self.server_hashes = {
+                name: digest
+                for name, digest in hashes.items()
+                if name in ("md5", "crc32c") and isinstance(digest, str)
+            }
         ranges = saved.get("ranges")
         if ranges and self.total:
             self.ranges = [[int(a), int(b), int(c)] for a, b, c in ranges]
@@ -207,6 +239,7 @@ class FileDownload:
                 "total": self.total,
                 "source_validator": self.remote.validator,
                 "ranges": [list(item) for item in self.ranges] if self.ranges else None,
+                "hashes": dict(self.server_hashes),
             }
         tmp = self.sidecar.with_name(f"{self.sidecar.name}.{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps(state))
@@ -429,11 +462,16 @@ class FileDownload:
 
     # -- sequential streaming
 
+    def _checks(self) -> _Checks:
+        return _Checks.choose(self.source_md5, self.server_hashes)
+
     def _digests_at(self, offset: int) -> _Digests:
-        if self.digests is None or self.digests.upto > offset:
-            self.digests = _Digests(with_crc32c=self._check_crc32c())
-        self.digests.catch_up(self.part, offset, self.policy.chunk_size)
-        return self.digests
+        checks = self._checks()
+        digests = self.digests
+        if digests is None or digests.upto > offset or digests.checks != checks:
+            digests = self.digests = _Digests(checks)
+        digests.catch_up(self.part, offset, self.policy.chunk_size)
+        return digests
 
     def _stream(self, response: Any, offset: int) -> tuple[int, bool]:
         """Append the body to the partial file; (new offset, whether the file is complete)."""
@@ -505,10 +543,16 @@ class FileDownload:
             self.ranges = [[s, min(s + step, total), s] for s in range(0, total, step)]
             with open(self.part, "wb") as out:
                 out.truncate(total)
+        self.range_crcs = [None] * len(self.ranges)
+        checks = self._checks()
         self._save_sidecar()
         stop = threading.Event()
         local = ActiveResponses()
-        pool = ThreadPoolExecutor(len(self.ranges), thread_name_prefix="mlenv-range")
+        pool = ThreadPoolExecutor(len(self.ranges) + 1, thread_name_prefix="mlenv-range")
+        if checks.md5:
+            # md5 cannot be combined from ranges: hash the finished prefix while the rest arrives
+            self.digests = _Digests(_Checks(md5=True, crc32c=False))
+            pool.submit(self._md5_follower, self.digests, total, stop)
         try:
             futures = [
                 pool.submit(
@@ -517,6 +561,7 @@ class FileDownload:
                     first if index == 0 else None,
                     stop,
                     local,
+                    checks.crc32c,
                 )
                 for index in range(len(self.ranges))
             ]
@@ -540,10 +585,35 @@ class FileDownload:
         finally:
             if first is not None:
                 first.close()
+            stop.set()
             pool.shutdown(wait=True, cancel_futures=True)
             if self.part.exists():
                 self._save_sidecar()
         return total
+
+    def _completed_prefix(self) -> int:
+        """How many bytes from the start of the file are already on disk."""
+        assert self.ranges is not None
+        with self._lock:
+            for _start, end, position in self.ranges:
+                if position < end:
+                    return position
+            return self.ranges[-1][1]
+
+    def _md5_follower(self, digests: _Digests, total: int, stop: threading.Event) -> None:
+        block = self.policy.chunk_size
+        # on a read error the verification step hashes what is left
+        with contextlib.suppress(OSError), open(self.part, "rb") as data:
+            while digests.upto < total and not stop.is_set():
+                ready = self._completed_prefix()
+                if ready <= digests.upto:
+                    stop.wait(WAIT_SLICE)
+                    continue
+                data.seek(digests.upto)
+                chunk = data.read(min(block, ready - digests.upto))
+                if not chunk:
+                    return
+                digests.feed(chunk)
 
     def _range_worker(
         self,
@@ -551,6 +621,7 @@ class FileDownload:
         response: Any,
         stop: threading.Event,
         local: ActiveResponses,
+        with_crc32c: bool,
     ) -> None:
         assert self.ranges is not None
         start, end, position = self.ranges[index]
@@ -559,6 +630,9 @@ class FileDownload:
         if response is not None and position != start:
             response.close()
             response = None
+        # After a resume the bytes already written are hashed from disk, so what gets checked
+        # is what is on disk, not what a crashed run believed it wrote.
+        crc = self._crc32c_on_disk(start, position) if with_crc32c else 0
         while position < end:
             if stop.is_set() or self.shared.cancel.is_set():
                 raise Cancelled
@@ -575,11 +649,15 @@ class FileDownload:
                     for chunk in response.iter_content(chunk_size=READ_SIZE):
                         if stop.is_set() or self.shared.cancel.is_set():
                             raise Cancelled
-                        piece = memoryview(chunk)[: end - position]
-                        taken = len(piece)
+                        if len(chunk) > end - position:
+                            chunk = chunk[: end - position]
+                        taken = len(chunk)
+                        piece = memoryview(chunk)
                         while piece:
                             written = out.write(piece) or 0
                             piece = piece[written:]
+                        if with_crc32c:
+                            crc = crc32c(chunk, crc)
                         position += taken
                         with self._lock:
                             self.ranges[index][2] = position
@@ -597,6 +675,20 @@ class FileDownload:
                 response = None
             if position < end:
                 self._wait_before_retry(budget, position, "the connection closed early")
+        self.range_crcs[index] = crc if with_crc32c else None
+
+    def _crc32c_on_disk(self, start: int, end: int) -> int:
+        crc = 0
+        block = self.policy.chunk_size
+        with open(self.part, "rb") as data:
+            data.seek(start)
+            while start < end:
+                chunk = data.read(min(block, end - start))
+                if not chunk:
+                    break
+                crc = crc32c(chunk, crc)
+                start += len(chunk)
+        return crc
 
     def _open_range(self, start: int, end: int) -> Any:
         while True:
@@ -615,14 +707,17 @@ class FileDownload:
 
     # -- verification
 
-    def _check_crc32c(self) -> bool:
-        """crc32c is checked when it is the only hash, or when it is cheap (native code)."""
-        if "crc32c" not in self.server_hashes:
-            return False
-        has_md5 = self.source_md5 is not None or "md5" in self.server_hashes
-        return not has_md5 or HAS_NATIVE_CRC32C
+    def _ranges_crc32c(self) -> int | None:
+        """The file's crc32c, combined from the per-range values; None when one is missing."""
+        assert self.ranges is not None
+        combined = 0
+        for (start, end, _position), crc in zip(self.ranges, self.range_crcs, strict=True):
+            if crc is None:
+                return None
+            combined = crc32c_combine(combined, crc, end - start)
+        return combined
 
-    def _verify(self, size: int) -> str:
+    def _verify(self, size: int) -> str | None:
         expected_size = self.remote.size if self.remote.size is not None else self.total
         if expected_size is not None and size != expected_size:
             self._discard_partial()
@@ -631,20 +726,37 @@ class FileDownload:
                 "were discarded.",
                 fix="Rerun to download it again.",
             )
-        digests = self._digests_at(size)
+        checks = self._checks()
+        crc: int | None = None
+        if self.ranges is not None:
+            if checks.crc32c:
+                crc = self._ranges_crc32c()
+            md5_only = _Checks(md5=checks.md5, crc32c=False)
+            digests = self.digests or _Digests(md5_only)
+            if digests.checks != md5_only or digests.upto > size:
+                digests = _Digests(md5_only)
+            digests.catch_up(self.part, size, self.policy.chunk_size)  # the follower's rest
+        else:
+            digests = self._digests_at(size)
+            if digests.crc32c is not None:
+                crc = digests.crc32c.value
+        if checks.crc32c and crc is None:
+            crc = self._crc32c_on_disk(0, size)
+        md5_b64 = digests.md5.b64digest() if digests.md5 is not None else None
         expected = [
-            ("md5", digests.md5.b64digest(), self.source_md5, "the source listed"),
-            ("md5", digests.md5.b64digest(), self.server_hashes.get("md5"), "the server sent"),
+            ("md5", md5_b64, self.source_md5, "the source listed"),
+            ("md5", md5_b64, self.server_hashes.get("md5"), "the server sent"),
         ]
-        if digests.crc32c is not None:
-            crc = digests.crc32c.b64digest()
-            expected.append(("crc32c", crc, self.server_hashes.get("crc32c"), "the server sent"))
+        if crc is not None:
+            expected.append(
+                ("crc32c", crc32c_to_b64(crc), self.server_hashes.get("crc32c"), "the server sent")
+            )
         for name, actual, wanted, origin in expected:
-            if wanted is not None and actual != wanted:
+            if wanted is not None and actual is not None and actual != wanted:
                 self._discard_partial()
                 raise IntegrityError(
                     f"{self.relpath}: the {name} checksum of the downloaded bytes does not match"
                     f" the one {origin}; the bytes were discarded.",
                     fix="Rerun to download it again.",
                 )
-        return digests.md5.hexdigest()
+        return digests.md5.hexdigest() if digests.md5 is not None else None

@@ -112,7 +112,7 @@ class FetchedFile:
     relpath: str
     path: Path
     size: int
-    md5: str | None
+    md5: str | None  # hex, when md5 was computed (not when the cheaper crc32c was checked)
     resumed_from: int  # bytes reused from an earlier partial download
 
 
@@ -469,7 +469,9 @@ def fetch_files(
     """Download ``files`` under ``dest``; return them in the given order.
 
     Partial bytes live in ``partial_dir`` (kept on failure or Ctrl-C, so a rerun resumes with
-    Range/If-Range). Verifies size and md5 / x-goog-hash (md5, else crc32c); a mismatch discards
+    Range/If-Range). Verifies the size, the source's own md5 when it lists one, and the
+    ``x-goog-hash`` the server sends: its crc32c when that is cheap (native ``google_crc32c``;
+    computed per range while the bytes arrive, then combined), else its md5. A mismatch discards
     the bytes and raises IntegrityError. Free space is checked first when sizes are known.
     Several files download in parallel (``policy.parallel_files``); ``progress`` is not closed
     here (the caller owns it).

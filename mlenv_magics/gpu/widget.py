@@ -45,11 +45,15 @@ class GpuWidgetView:
             self._cells = {}
             children = []
             for device in report.devices:
-                name = w.HTML(layout=w.Layout(width="300px"))
-                bar = w.IntProgress(min=0, max=1, value=0, layout=w.Layout(width="220px"))
+                # Fixed columns keep the bars aligned; in a narrow output the details
+                # wrap below the bar rather than squeezing the columns.
+                name = w.HTML(layout=w.Layout(width="300px", flex="0 0 auto"))
+                bar = w.IntProgress(
+                    min=0, max=1, value=0, layout=w.Layout(width="220px", flex="0 0 auto")
+                )
                 detail = w.HTML()
                 self._cells[device.label] = (name, bar, detail)
-                children.append(w.HBox([name, bar, detail]))
+                children.append(w.HBox([name, bar, detail], layout=w.Layout(flex_flow="row wrap")))
             self.rows.children = tuple(children)
         for device in report.devices:
             name, bar, detail = self._cells[device.label]

@@ -6,7 +6,8 @@ with ``Content-Length``, ``Last-Modified``, ``ETag``, ``Accept-Ranges``, ``x-goo
 ``Content-Type``; it answers ``Range`` with ``206``/``Content-Range`` (``If-Range`` honoured) and
 ``416`` when out of range, and ``HEAD``. Faults can be injected per blob: dropped connections at a
 byte offset, 429 with ``Retry-After``, 5xx, a wrong hash header, a per-connection rate cap,
-stalls, ignored ranges and expired signatures. It counts requests and bytes per blob.
+stalls, ignored ranges, corrupted bytes and expired signatures. It counts requests and bytes per
+blob.
 
 Only the standard library is used, so the kit works without the rest of the package::
 
@@ -26,11 +27,11 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 __all__ = ["BlobHost", "BlobStats", "Faults", "RequestRecord"]
@@ -77,14 +78,19 @@ def _crc32c_update(crc: int, chunk: bytes) -> int:
     return crc ^ 0xFFFFFFFF
 
 
-def _crc32c(chunks: Iterable[bytes]) -> int:
+def _crc32c_extender() -> Callable[[int, bytes], int]:
     try:
-        import google_crc32c  # type: ignore[import-not-found]
+        import google_crc32c
     except ImportError:
-        google_crc32c = None
+        return _crc32c_update
+    return cast(Callable[[int, bytes], int], google_crc32c.extend)
+
+
+def _crc32c(chunks: Iterable[bytes]) -> int:
+    extend = _crc32c_extender()
     crc = 0
     for chunk in chunks:
-        crc = google_crc32c.extend(crc, chunk) if google_crc32c else _crc32c_update(crc, chunk)
+        crc = extend(crc, chunk)
     return int(crc)
 
 
@@ -97,6 +103,8 @@ class Faults:
     - ``status``: answer this status (e.g. 429, 503) ``status_times`` times, with
       ``retry_after`` as ``Retry-After`` when set.
     - ``wrong_hash``: announce a wrong md5 and crc32c in ``x-goog-hash``.
+    - ``corrupt_at``: flip the bits of the byte at this absolute offset in every body that
+      carries it (the announced hashes stay those of the stored bytes).
     - ``rate``: cap each connection at this many bytes per second.
     - ``stall``: sleep this many seconds after the headers, ``stall_times`` times.
     - ``ignore_range``: answer ``200`` with the whole blob to ``Range`` requests.
@@ -112,6 +120,7 @@ class Faults:
     status_times: int = 1
     retry_after: str | None = None
     wrong_hash: bool = False
+    corrupt_at: int | None = None
     rate: float | None = None
     stall: float | None = None
     stall_times: int = 1
@@ -503,6 +512,9 @@ class _Handler(BaseHTTPRequestHandler):
         began = time.monotonic()
         position = start
         for block in blob.chunks(start, end):
+            at = faults.corrupt_at - position if faults.corrupt_at is not None else -1
+            if 0 <= at < len(block):
+                block = block[:at] + bytes([block[at] ^ 0xFF]) + block[at + 1 :]
             if drop_at is not None and position + len(block) > drop_at and self._claim_drop(faults):
                 block = block[: drop_at - position]
                 self._write_counted(block)

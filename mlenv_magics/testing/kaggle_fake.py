@@ -35,6 +35,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 FileMap = Mapping[str, bytes]
+# A dataset file is bytes, or a Path served from disk (never read into memory for a download).
+DatasetFileMap = Mapping[str, bytes | Path]
 
 RULES_MESSAGE = "You must accept this competition's rules before you'll be able to download files."
 CREATION_DATE = "2025-01-01T00:00:00.000Z"
@@ -42,16 +44,35 @@ ATTACH_PATH = "/kaggle-jwt-handler/AttachDatasourceUsingJwtRequest"
 USER_SECRET_PATH = "/requests/GetUserSecretByLabelRequest"
 
 
-def build_zip(files: FileMap) -> bytes:
-    """A deterministic zip of ``files`` (posix relative names)."""
+def build_zip(files: DatasetFileMap) -> bytes:
+    """A deterministic zip of ``files`` (posix relative names; files on disk are read)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(files):
             info = zipfile.ZipInfo(name, date_time=(2025, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            archive.writestr(info, files[name])
+            archive.writestr(info, file_bytes(files[name]))
     return buffer.getvalue()
+
+
+def file_size(content: bytes | Path) -> int:
+    return content.stat().st_size if isinstance(content, Path) else len(content)
+
+
+def file_bytes(content: bytes | Path) -> bytes:
+    """The content in memory: only for zips and mounts, never for a single-file download."""
+    return content.read_bytes() if isinstance(content, Path) else content
+
+
+def disk_file_hashes() -> tuple[str, ...]:
+    """What ``x-goog-hash`` announces for a file served from disk: md5 and CRC-32C as object
+    storage does, md5 only when CRC-32C would be computed in pure Python (slow for big files)."""
+    try:
+        import google_crc32c  # noqa: F401
+    except ImportError:
+        return ("md5",)
+    return ("crc32c", "md5")
 
 
 def hostile_zip(name: str = "../escaped.txt", data: bytes = b"escaped") -> bytes:
@@ -73,7 +94,7 @@ def corrupt_zip(files: FileMap | None = None) -> bytes:
 class FakeDataset:
     owner: str
     slug: str
-    versions: dict[int, dict[str, bytes]]
+    versions: dict[int, dict[str, bytes | Path]]
     private: bool = False
     title: str = ""
     archives: dict[int, bytes] = field(default_factory=dict)
@@ -210,15 +231,19 @@ class KaggleFake:
     def add_dataset(
         self,
         ref: str,
-        files: FileMap | None = None,
+        files: DatasetFileMap | None = None,
         *,
-        versions: Mapping[int, FileMap] | None = None,
+        versions: Mapping[int, DatasetFileMap] | None = None,
         private: bool = False,
         archive: bytes | None = None,
         title: str | None = None,
     ) -> FakeDataset:
         """Register ``owner/slug``. ``files`` is version 1; ``versions`` maps N -> files.
-        ``archive`` replaces the built zip of the newest version (corrupt or hostile bytes)."""
+        ``archive`` replaces the built zip of the newest version (corrupt or hostile bytes).
+
+        A file given as a :class:`~pathlib.Path` is served from disk: its blob is registered
+        now (see :meth:`dataset_file_blob`), and a version holding one gets its zip built only
+        when the whole version is first requested."""
         owner, slug = ref.split("/")
         by_version = {int(n): dict(v) for n, v in (versions or {}).items()}
         if files is not None:
@@ -226,12 +251,27 @@ class KaggleFake:
         if not by_version:
             raise ValueError("a dataset needs files or versions")
         dataset = FakeDataset(owner, slug, by_version, private, title or slug.replace("-", " "))
-        dataset.archives = {n: build_zip(v) for n, v in by_version.items()}
+        dataset.archives = {
+            n: build_zip(v)
+            for n, v in by_version.items()
+            if not any(isinstance(content, Path) for content in v.values())
+        }
         if archive is not None:
             dataset.archives[dataset.current_version] = archive
         with self._lock:
             self.datasets[ref.lower()] = dataset
+        for number, version_files in by_version.items():
+            for name, content in version_files.items():
+                if isinstance(content, Path):
+                    base = f"datasets/{owner}/{slug}/{number}"
+                    self._blob_url(
+                        ("f", base, name), self.dataset_file_blob(ref, name, number), content
+                    )
         return dataset
+
+    def dataset_file_blob(self, ref: str, file_name: str, version: int = 1) -> str:
+        """The blob host's name for one file of a dataset version (for faults and stats)."""
+        return f"datasets/{ref}/{version}/{file_name}"
 
     def add_competition(
         self,
@@ -325,16 +365,17 @@ class KaggleFake:
     def _delay_for(self, method: str) -> float:
         return self._delays.get(method, self._delays.get("*", 0.0))
 
-    def _blob_url(self, key: tuple[str, ...], name: str, data: bytes) -> str:
+    def _blob_url(self, key: tuple[str, ...], name: str, data: bytes | Path) -> str:
         with self._lock:
             url = self._blob_urls.get(key)
             if url is None:
                 kind = "application/zip" if name.endswith(".zip") else "application/octet-stream"
-                url = str(self._blobs.add(name, data, content_type=kind))
+                hashes = disk_file_hashes() if isinstance(data, Path) else ("crc32c", "md5")
+                url = str(self._blobs.add(name, data, content_type=kind, hashes=hashes))
                 self._blob_urls[key] = url
             return url
 
-    def _materialize(self, root: Path, slug: str, files: FileMap) -> None:
+    def _materialize(self, root: Path, slug: str, files: DatasetFileMap) -> None:
         """Create ``root/slug`` with ``files``, atomically (the whole folder appears at once)."""
 
         def create() -> None:
@@ -346,7 +387,10 @@ class KaggleFake:
             for name, data in files.items():
                 path = staging / PurePosixPath(name)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data)
+                if isinstance(data, Path):
+                    shutil.copyfile(data, path)
+                else:
+                    path.write_bytes(data)
             try:
                 staging.rename(target)
             except OSError:
@@ -508,7 +552,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "title": dataset.title,
                 "subtitle": "",
                 "currentVersionNumber": dataset.current_version,
-                "totalBytes": sum(len(v) for v in files.values()),
+                "totalBytes": sum(file_size(v) for v in files.values()),
                 "lastUpdated": CREATION_DATE,
                 "url": f"https://www.kaggle.com/datasets/{dataset.ref}",
                 "isPrivate": dataset.private,
@@ -558,7 +602,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "description": "",
                 "fileType": PurePosixPath(name).suffix,
                 "url": f"https://www.kaggle.com/datasets/{dataset.ref}?select={name}",
-                "totalBytes": len(files[name]),
+                "totalBytes": file_size(files[name]),
                 "columns": [],
             }
             for name in chunk
@@ -576,7 +620,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("pageToken"):
             folders = []  # folders come with the first page only
         chunk, next_token = self._page(body, under)
-        entries = [{"name": n, "relativeUrl": n, "totalBytes": len(files[n])} for n in chunk]
+        entries = [{"name": n, "relativeUrl": n, "totalBytes": file_size(files[n])} for n in chunk]
         raise _Reply(
             200,
             {
@@ -591,7 +635,10 @@ class _Handler(BaseHTTPRequestHandler):
         file_name = str(body.get("fileName") or "")
         base = f"datasets/{dataset.owner}/{dataset.slug}/{version}"
         if not file_name:
-            data = dataset.archives[version]
+            with self.fake._lock:
+                data = dataset.archives.get(version)
+                if data is None:  # a version with files on disk is zipped when first asked for
+                    data = dataset.archives[version] = build_zip(dataset.versions[version])
             url = self.fake._blob_url(
                 ("d", dataset.ref, str(version)), f"{base}/{dataset.slug}.zip", data
             )
@@ -601,10 +648,10 @@ class _Handler(BaseHTTPRequestHandler):
             raise _envelope(404, f"File not found: {file_name} in {dataset.ref}")
         raise _Reply(302, None, {"Location": self._single_file_url(base, file_name, files)})
 
-    def _single_file_url(self, base: str, file_name: str, files: FileMap) -> str:
+    def _single_file_url(self, base: str, file_name: str, files: DatasetFileMap) -> str:
         data = files[file_name]
         wrap = self.fake.wrap_files_over
-        if wrap is not None and len(data) >= wrap:
+        if wrap is not None and file_size(data) >= wrap:
             leaf = PurePosixPath(file_name).name
             zipped = build_zip({leaf: data})
             return self.fake._blob_url(("f", base, file_name, "zip"), f"{base}/{leaf}.zip", zipped)

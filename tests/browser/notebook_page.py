@@ -59,9 +59,12 @@ PROGRESS_FRACTIONS_JS = """
 """
 
 
-def open_notebook(page: Any, frontend: Frontend, server: Any, name: str) -> None:
+def open_notebook(
+    page: Any, frontend: Frontend, server: Any, name: str, workspace: str | None = None
+) -> None:
     """Open the notebook and wait (bounded) until its kernel is started and connected."""
-    page.goto(server.notebook_url(name), timeout=LOAD_TIMEOUT_MS, wait_until="domcontentloaded")
+    url = server.notebook_url(name, workspace)
+    page.goto(url, timeout=LOAD_TIMEOUT_MS, wait_until="domcontentloaded")
     page.wait_for_selector(frontend.code_cell, timeout=LOAD_TIMEOUT_MS)
     deadline = time.monotonic() + LOAD_TIMEOUT_MS / 1000
     while time.monotonic() < deadline:

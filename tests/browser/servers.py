@@ -31,8 +31,12 @@ class JupyterServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def notebook_url(self, name: str) -> str:
+    def notebook_url(self, name: str, workspace: str | None = None) -> str:
+        """``workspace`` (JupyterLab only): open in that fresh workspace, not the default
+        one, so notebooks opened earlier on the same server are not restored beside it."""
         route = "lab/tree" if self.kind == "lab" else "notebooks"
+        if self.kind == "lab" and workspace:
+            route = f"lab/workspaces/{workspace}/tree"
         return f"{self.base_url}/{route}/{name}?token={self.token}"
 
 

@@ -117,7 +117,7 @@ def _check_quickstart_page(
         )
 
     # Downloads: progress bars are widgets, full at the end, next to the summary line.
-    progress_shots = []
+    progress_shots: list[Path] = []
     for start in ("iris_dir = %mlenv_add_data", "titanic_dir = %mlenv_add_data"):
         index = _index(sources, start)
         fractions = notebook_page.progress_fractions(page, frontend, index)

@@ -40,7 +40,7 @@ def _leftovers(folder: Path) -> list[str]:
 def test_plain_download_reports_progress_and_md5(
     blobhost: BlobHost, session, dirs: Dirs, policy: TransferPolicy
 ) -> None:
-    url = blobhost.add("f", DATA)
+    url = blobhost.add("f", DATA, hashes=("md5",))
     progress = RecordingProgress()
     [fetched] = _fetch(
         session, [RemoteFile("sub/f.bin", url=url, size=len(DATA))], dirs, policy, progress
@@ -143,8 +143,8 @@ def test_416_discards_the_partial_and_restarts(
 def test_wrong_goog_md5_is_rejected_and_nothing_kept(
     blobhost: BlobHost, session, dirs: Dirs, policy: TransferPolicy, split_lines: bool
 ) -> None:
-    url = blobhost.add("f", DATA)
-    blobhost.faults("f", wrong_hash=True, split_hash_headers=split_lines)
+    url = blobhost.add("f", DATA, hashes=("md5",))
+    blobhost.faults("f", wrong_hash=True, split_hash_headers=split_lines, hashes=("md5",))
     with pytest.raises(IntegrityError, match="md5"):
         _fetch(session, [RemoteFile("f", url=url)], dirs, policy)
     assert _leftovers(dirs[0]) == [] and _leftovers(dirs[1]) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import SleepRecorder
 
+from mlenv_magics.errors import IntegrityError
 from mlenv_magics.progress import RecordingProgress
 from mlenv_magics.testing.blobhost import BlobHost
 from mlenv_magics.transfer import RemoteFile, TransferPolicy, fetch_files
@@ -137,3 +139,100 @@ def test_signature_expiring_mid_download_is_refreshed_once(
     )
     assert fetched.path.read_bytes() == DATA
     assert len(resolved) == 2 and 403 in blobhost.stats("big").statuses
+
+
+def _leftovers(folder: Path) -> list[Path]:
+    return [path for path in folder.rglob("*") if path.is_file()]
+
+
+def test_ranges_are_verified_with_the_combined_crc32c(
+    blobhost: BlobHost, session, dirs: Dirs, ranged: TransferPolicy
+) -> None:
+    url = blobhost.add("big", DATA)  # announces crc32c and md5, like a plain object
+    fetched = _fetch(session, RemoteFile("big", url=url), dirs, ranged)
+    assert fetched.path.read_bytes() == DATA
+    assert fetched.md5 is None  # the cheap crc32c was checked instead of md5
+    assert len(blobhost.stats("big").statuses) == 4
+    blobhost.faults("big", wrong_hash=True)
+    with pytest.raises(IntegrityError, match="crc32c"):
+        _fetch(session, RemoteFile("big2", url=url), dirs, ranged)
+    assert not (dirs[0] / "big2").exists() and _leftovers(dirs[1]) == []
+
+
+@pytest.mark.parametrize("offset", [0, 250_000, 555_555, len(DATA) - 1])
+def test_a_corrupted_byte_in_any_range_is_caught(
+    blobhost: BlobHost, session, dirs: Dirs, ranged: TransferPolicy, offset: int
+) -> None:
+    url = blobhost.add("big", DATA)
+    blobhost.faults("big", corrupt_at=offset)
+    with pytest.raises(IntegrityError, match="crc32c"):
+        _fetch(session, RemoteFile("big", url=url), dirs, ranged)
+    assert len(blobhost.stats("big").statuses) == 4
+    assert _leftovers(dirs[0]) == [] and _leftovers(dirs[1]) == []
+
+
+def test_source_md5_is_still_checked_on_ranges(
+    blobhost: BlobHost, session, dirs: Dirs, ranged: TransferPolicy
+) -> None:
+    url = blobhost.add("big", DATA)
+    good = hashlib.md5(DATA).hexdigest()
+    fetched = _fetch(session, RemoteFile("big", url=url, md5=good), dirs, ranged)
+    assert fetched.md5 == good
+    other = hashlib.md5(b"other").hexdigest()
+    with pytest.raises(IntegrityError, match="md5"):
+        _fetch(session, RemoteFile("again", url=url, md5=other), dirs, ranged)
+
+
+def _interrupted(blobhost: BlobHost, session, dirs: Dirs, ranged: TransferPolicy) -> RemoteFile:  # type: ignore[no-untyped-def]
+    url = blobhost.add("big", DATA)
+    blobhost.faults("big", rate=2_000_000)
+    remote = RemoteFile("big", url=url, size=len(DATA))
+    with pytest.raises(KeyboardInterrupt):
+        _fetch(session, remote, dirs, ranged, RecordingProgress(interrupt_after_bytes=300_000))
+    blobhost.faults("big")
+    blobhost.reset_stats("big")
+    return remote
+
+
+def test_resumed_ranges_are_verified_with_crc32c(
+    blobhost: BlobHost, session, dirs: Dirs, ranged: TransferPolicy
+) -> None:
+    remote = _interrupted(blobhost, session, dirs, ranged)
+    state = json.loads((dirs[1] / "big.part.json").read_text())
+    assert set(state["hashes"]) == {"crc32c", "md5"}
+    fetched = _fetch(session, remote, dirs, ranged)
+    assert fetched.path.read_bytes() == DATA and fetched.resumed_from > 0
+    assert set(blobhost.stats("big").statuses) == {206}
+
+
+def test_bytes_damaged_on_disk_between_runs_are_caught_on_resume(
+    blobhost: BlobHost, session, dirs: Dirs, ranged: TransferPolicy
+) -> None:
+    remote = _interrupted(blobhost, session, dirs, ranged)
+    state = json.loads((dirs[1] / "big.part.json").read_text())
+    start, _end, position = max(state["ranges"], key=lambda item: item[2] - item[0])
+    assert position > start
+    with open(dirs[1] / "big.part", "r+b") as part:
+        part.seek(start)
+        byte = part.read(1)
+        part.seek(start)
+        part.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(IntegrityError, match="crc32c"):
+        _fetch(session, remote, dirs, ranged)
+    assert _leftovers(dirs[0]) == [] and _leftovers(dirs[1]) == []
+
+
+@pytest.mark.parametrize("offset", [None, 10, 700_000])
+def test_md5_of_ranges_is_hashed_while_they_arrive_and_checked(
+    blobhost: BlobHost, session, dirs: Dirs, ranged: TransferPolicy, offset: int | None
+) -> None:
+    url = blobhost.add("big", DATA, hashes=("md5",))
+    blobhost.faults("big", rate=4_000_000, corrupt_at=offset)
+    remote = RemoteFile("big", url=url)
+    if offset is None:
+        fetched = _fetch(session, remote, dirs, ranged)
+        assert fetched.md5 == hashlib.md5(DATA).hexdigest()
+        return
+    with pytest.raises(IntegrityError, match="md5"):
+        _fetch(session, remote, dirs, ranged)
+    assert _leftovers(dirs[0]) == [] and _leftovers(dirs[1]) == []
