@@ -43,7 +43,6 @@ from .errors import (
 from .transfer import (
     MAX_REDIRECTS,
     PARTIAL_SUFFIX,
-    READ_SIZE,
     REDIRECT_STATUSES,
     SIDECAR_SUFFIX,
     WAIT_SLICE,
@@ -57,6 +56,7 @@ from .transfer import (
     describe_network_error,
     host_of,
     network_error_types,
+    read_size_for,
     safe_relpath,
     send,
 )
@@ -481,7 +481,8 @@ class FileDownload:
                 out.seek(offset)
                 out.truncate()
                 digests = self._digests_at(offset)
-                for chunk in response.iter_content(chunk_size=READ_SIZE):
+                read_size = read_size_for(self.total - offset if self.total else None)
+                for chunk in response.iter_content(chunk_size=read_size):
                     if self.shared.cancel.is_set():
                         raise Cancelled
                     if not chunk:
@@ -646,7 +647,7 @@ class FileDownload:
                     open(self.part, "r+b", buffering=0) as out,
                 ):
                     out.seek(position)
-                    for chunk in response.iter_content(chunk_size=READ_SIZE):
+                    for chunk in response.iter_content(chunk_size=read_size_for(end - start)):
                         if stop.is_set() or self.shared.cancel.is_set():
                             raise Cancelled
                         if len(chunk) > end - position:
