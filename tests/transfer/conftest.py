@@ -6,24 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from loopback import SleepRecorder
 
 from mlenv_magics.testing.blobhost import BlobHost
 from mlenv_magics.transfer import TransferPolicy, make_session
-
-
-class SleepRecorder:
-    """Stands in for ``time.sleep``: records the delays and advances a fake clock."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-        self.now = 0.0
-
-    def sleep(self, seconds: float) -> None:
-        self.delays.append(seconds)
-        self.now += seconds
-
-    def clock(self) -> float:
-        return self.now
 
 
 @pytest.fixture

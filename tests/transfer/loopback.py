@@ -1,4 +1,4 @@
-"""Small loopback servers the transfer tests need besides the blob host."""
+"""Loopback servers and a fake clock the transfer tests need besides the blob host."""
 
 from __future__ import annotations
 
@@ -54,3 +54,18 @@ def reply(body: bytes, status: int = 200) -> Callable[[BaseHTTPRequestHandler], 
         handler.wfile.write(body)
 
     return answer
+
+
+class SleepRecorder:
+    """Stands in for ``time.sleep``: records the delays and advances a fake clock."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+        self.now = 0.0
+
+    def sleep(self, seconds: float) -> None:
+        self.delays.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now

@@ -8,8 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import SleepRecorder
-from loopback import redirect_to, serve
+from loopback import SleepRecorder, redirect_to, serve
 
 from mlenv_magics.errors import (
     AccessDeniedError,

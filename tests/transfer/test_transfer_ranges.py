@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import SleepRecorder
+from loopback import SleepRecorder
 
 from mlenv_magics.errors import IntegrityError
 from mlenv_magics.progress import RecordingProgress

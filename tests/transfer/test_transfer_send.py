@@ -5,8 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from conftest import SleepRecorder
-from loopback import reply, serve
+from loopback import SleepRecorder, reply, serve
 
 from mlenv_magics.errors import TransferError
 from mlenv_magics.testing.blobhost import BlobHost
