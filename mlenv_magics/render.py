@@ -14,13 +14,25 @@ NA = "n/a"
 STYLE = (
     "<style>.mlenv{font-family:var(--jp-ui-font-family,system-ui,sans-serif);font-size:13px}"
     ".mlenv table{border-collapse:collapse;margin:2px 0}"
-    ".mlenv th,.mlenv td{padding:2px 10px 2px 0;text-align:left;vertical-align:top}"
     ".mlenv th{font-weight:600;color:var(--jp-ui-font-color1,#333)}"
     ".mlenv .mlenv-note{color:#8a4b00}.mlenv .mlenv-ok{color:#1a7f37}"
     ".mlenv .mlenv-bar{display:inline-block;width:120px;height:10px;background:#ddd;"
     "vertical-align:middle}.mlenv .mlenv-bar>span{display:block;height:100%;"
     "background:#3b82f6}</style>"
 )
+
+
+# Inline cell styles: frontends drop <style> from untrusted outputs, and nbconvert's own table
+# rules right-align cells, so the alignment must travel with each cell.
+_CELL = "text-align:left;vertical-align:top;padding:1px 12px 1px 0"
+
+
+def th(inner_html: str) -> str:
+    return f'<th style="{_CELL};white-space:nowrap">{inner_html}</th>'
+
+
+def td(inner_html: str) -> str:
+    return f'<td style="{_CELL}">{inner_html}</td>'
 
 
 def esc(value: object) -> str:
@@ -51,15 +63,13 @@ def key_values_text(pairs: Iterable[tuple[str, object]]) -> str:
 def html_table(headers: Sequence[str] | None, rows: Iterable[Sequence[object]]) -> str:
     head = ""
     if headers:
-        head = "<tr>" + "".join(f"<th>{esc(h)}</th>" for h in headers) + "</tr>"
-    body = "".join(
-        "<tr>" + "".join(f"<td>{esc(show(v))}</td>" for v in row) + "</tr>" for row in rows
-    )
+        head = "<tr>" + "".join(th(esc(h)) for h in headers) + "</tr>"
+    body = "".join("<tr>" + "".join(td(esc(show(v))) for v in row) + "</tr>" for row in rows)
     return f"<table>{head}{body}</table>"
 
 
 def key_values_html(pairs: Iterable[tuple[str, object]]) -> str:
-    body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(show(v))}</td></tr>" for k, v in pairs)
+    body = "".join(f"<tr>{th(esc(k))}{td(esc(show(v)))}</tr>" for k, v in pairs)
     return f"<table>{body}</table>"
 
 

@@ -266,12 +266,12 @@ class GpuReport:
     def html(self) -> str:
         parts = []
         if self.devices:
-            head = "".join(f"<th>{render.esc(h)}</th>" for h in self.HEADERS)
+            head = "".join(render.th(render.esc(h)) for h in self.HEADERS)
             body = ""
             for d, row in zip(self.devices, self.device_rows(), strict=True):
                 cells = [render.esc(v) for v in row]
                 cells[2] = _memory_bar(d) + " " + cells[2]
-                body += "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+                body += "<tr>" + "".join(render.td(c) for c in cells) + "</tr>"
             parts.append(f"<table><tr>{head}</tr>{body}</table>")
         else:
             parts.append(render.paragraph("No NVIDIA GPU found."))
