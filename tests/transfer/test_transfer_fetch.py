@@ -32,6 +32,14 @@ def _fetch(session, files, dirs: Dirs, policy: TransferPolicy, progress=None):  
     return fetch_files(session, files, dest, partial_dir=partial, policy=policy, progress=progress)
 
 
+def _interrupt_after(  # type: ignore[no-untyped-def]
+    nbytes: int, session, files, dirs: Dirs, policy: TransferPolicy
+) -> None:
+    """Press Ctrl-C once ``nbytes`` have arrived; the interrupt must propagate."""
+    with pytest.raises(KeyboardInterrupt):
+        _fetch(session, files, dirs, policy, RecordingProgress(interrupt_after_bytes=nbytes))
+
+
 def _leftovers(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 
@@ -71,8 +79,7 @@ def test_ctrl_c_keeps_a_resumable_partial_and_a_rerun_resumes(
 ) -> None:
     url = blobhost.add("f", DATA)
     remote = RemoteFile("f", url=url, size=len(DATA))
-    with pytest.raises(KeyboardInterrupt):
-        _fetch(session, [remote], dirs, policy, RecordingProgress(interrupt_after_bytes=300_000))
+    _interrupt_after(300_000, session, [remote], dirs, policy)
     assert not (dirs[0] / "f").exists()
     kept = (dirs[1] / "f.part").stat().st_size
     assert 300_000 <= kept < len(DATA)
@@ -98,14 +105,7 @@ def test_changed_blob_restarts_through_if_range(
     blobhost: BlobHost, session, dirs: Dirs, policy: TransferPolicy
 ) -> None:
     url = blobhost.add("f", DATA)
-    with pytest.raises(KeyboardInterrupt):
-        _fetch(
-            session,
-            [RemoteFile("f", url=url)],
-            dirs,
-            policy,
-            RecordingProgress(interrupt_after_bytes=100_000),
-        )
+    _interrupt_after(100_000, session, [RemoteFile("f", url=url)], dirs, policy)
     new_data = os.urandom(300_000)
     blobhost.add("f", new_data)  # new ETag and Last-Modified
     blobhost.reset_stats("f")
@@ -313,8 +313,7 @@ def test_ctrl_c_in_a_worker_stops_all_and_keeps_partials(
         blobhost.add(name, data, hashes=("md5",))
         blobhost.faults(name, rate=4_000_000)
     files = [RemoteFile(n, url=blobhost.url_for(n), size=len(d)) for n, d in blobs.items()]
-    with pytest.raises(KeyboardInterrupt):
-        _fetch(session, files, dirs, policy, RecordingProgress(interrupt_after_bytes=300_000))
+    _interrupt_after(300_000, session, files, dirs, policy)
     assert _leftovers(dirs[0]) == []
     assert any(name.endswith(".part") for name in _leftovers(dirs[1]))
     fetched = _fetch(session, files, dirs, policy)
@@ -344,14 +343,7 @@ def test_progress_counts_resumed_bytes_and_takes_back_discarded_ones(
     blobhost: BlobHost, session, dirs: Dirs, policy: TransferPolicy
 ) -> None:
     url = blobhost.add("f", DATA)
-    with pytest.raises(KeyboardInterrupt):
-        _fetch(
-            session,
-            [RemoteFile("f", url=url)],
-            dirs,
-            policy,
-            RecordingProgress(interrupt_after_bytes=100_000),
-        )
+    _interrupt_after(100_000, session, [RemoteFile("f", url=url)], dirs, policy)
     resumed = RecordingProgress()
     _fetch(session, [RemoteFile("f", url=url)], dirs, policy, resumed)
     assert resumed.calls("advance")[0][2] >= 100_000  # the bar starts at the kept bytes
