@@ -192,6 +192,15 @@ def define_kaggle_queries(parser: argparse.ArgumentParser) -> None:
     add_kaggle_queries(subparsers)
 
 
+def define_kaggle_command(parser: argparse.ArgumentParser) -> None:
+    """``mlenv kaggle run FILE|status|output|quota``."""
+    subparsers = parser.add_subparsers(dest="action", metavar="run|" + "|".join(KAGGLE_QUERIES))
+    subparsers.required = True
+    run_help = "run a .py or .ipynb file on Kaggle's machines"
+    define_kaggle_run(subparsers.add_parser("run", help=run_help, description=run_help))
+    add_kaggle_queries(subparsers)
+
+
 class Parser(argparse.ArgumentParser):
     """An argument parser that raises ``usage_error(message)`` instead of exiting."""
 
@@ -203,12 +212,12 @@ class Parser(argparse.ArgumentParser):
         raise self.usage_error(f"{self.prog}: {message}")
 
     def add_subparsers(self, **kwargs: Any) -> Any:
-        kwargs.setdefault("parser_class", _subparser_class(self.usage_error))
+        kwargs.setdefault("parser_class", _subparser_class(type(self), self.usage_error))
         return super().add_subparsers(**kwargs)
 
 
-def _subparser_class(usage_error: Callable[[str], Exception]) -> type[Parser]:
-    class SubParser(Parser):
+def _subparser_class(base: type[Parser], usage_error: Callable[[str], Exception]) -> type[Parser]:
+    class SubParser(base):  # type: ignore[valid-type,misc]
         def __init__(self, *args: Any, **kwargs: Any):
             kwargs.setdefault("usage_error", usage_error)
             super().__init__(*args, **kwargs)
