@@ -247,26 +247,32 @@ class _CappedTarInfo(tarfile.TarInfo):
 def _tar_members(archive: Path, handle: tarfile.TarFile) -> list[_Member]:
     members = []
     for info in handle.getmembers():
-        name = _normalize(archive, info.name)
-        if name is None:
-            continue
-        if info.isdir():
-            members.append(_Member(name, "dir", 0, 0o755, info.mtime, None))
-        elif info.issym():
-            members.append(_Member(name, "symlink", 0, 0o777, info.mtime, info.linkname))
-        elif info.islnk():
-            try:
-                target = _normalize(archive, info.linkname)
-            except ArchiveError:
-                raise _refuse(
-                    archive, info.name, f"is a hard link outside the folder ({info.linkname})"
-                ) from None
-            members.append(_Member(name, "hardlink", 0, info.mode, info.mtime, target))
-        elif info.isfile():
-            members.append(_Member(name, "file", info.size, info.mode, info.mtime, None, info))
-        else:
-            raise _refuse(archive, info.name, "is a device, FIFO or other special file")
+        member = _tar_member(archive, info)
+        if member is not None:
+            members.append(member)
     return members
+
+
+def _tar_member(archive: Path, info: tarfile.TarInfo) -> _Member | None:
+    """One tar entry as a member (None for the archive root itself), or ArchiveError."""
+    name = _normalize(archive, info.name)
+    if name is None:
+        return None
+    if info.isdir():
+        return _Member(name, "dir", 0, 0o755, info.mtime, None)
+    if info.issym():
+        return _Member(name, "symlink", 0, 0o777, info.mtime, info.linkname)
+    if info.islnk():
+        try:
+            target = _normalize(archive, info.linkname)
+        except ArchiveError:
+            raise _refuse(
+                archive, info.name, f"is a hard link outside the folder ({info.linkname})"
+            ) from None
+        return _Member(name, "hardlink", 0, info.mode, info.mtime, target)
+    if info.isfile():
+        return _Member(name, "file", info.size, info.mode, info.mtime, None, info)
+    raise _refuse(archive, info.name, "is a device, FIFO or other special file")
 
 
 @contextmanager
@@ -407,3 +413,18 @@ def _finish(destination: Path, member: _Member) -> None:
     if member.mtime is not None:
         with suppress(OSError, OverflowError, ValueError):
             os.utime(destination, (member.mtime, member.mtime))
+
+
+# --------------------------------------------------------------------------- shared rules
+# The streaming extractor (``extract/``) applies exactly these rules through these names.
+Member = _Member
+ENTRY_ERRNOS = _ENTRY_ERRNOS
+capped_tar_info = _CappedTarInfo
+corrupt_error = _corrupt
+refuse_error = _refuse
+validate_members = _validate
+zip_members = _zip_members
+tar_member = _tar_member
+write_new_file = _write_new_file
+finish_file = _finish
+is_outside = _is_outside
