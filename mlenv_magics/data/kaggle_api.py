@@ -46,6 +46,10 @@ class RemoteEntry:
     size: int | None
 
 
+class KaggleApiError(MlenvError):
+    """Base for errors raised here (each is also one of the user-facing subclasses)."""
+
+
 class KaggleApi:
     def __init__(
         self,
