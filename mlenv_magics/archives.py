@@ -1,17 +1,22 @@
 """Safe extraction of zip and tar (plain, gz, bz2, xz) archives.
 
-Every entry is validated before anything is written: absolute names, ``..``, links that lead
-outside the target, entries under a link, devices and duplicates are refused with ArchiveError
-naming the entry. Extraction writes only regular files, folders and links that stay inside.
+Every entry is validated before anything is written: absolute names, ``..``, drive letters,
+links that lead outside the target (resolved through every other link in the archive, as the
+kernel would), entries under a link, devices, duplicates and names that are both a file and a
+folder are refused with ArchiveError naming the entry. Link targets and tar extended headers
+are capped in size before they are read. Extraction writes only regular files, folders and
+links that stay inside.
 """
 
 from __future__ import annotations
 
+import errno
 import lzma
 import os
 import shutil
 import stat
 import tarfile
+import unicodedata
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -21,9 +26,19 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from .errors import ArchiveError
+from .pathnames import has_drive_prefix
 
 _COMPRESSED_TAR_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 COPY_SIZE = 1 << 20
+MAX_LINK_TARGET = 4096  # bytes of a symbolic link's target (Linux PATH_MAX)
+MAX_LINK_HOPS = 40  # links followed while resolving one target (the kernel's limit)
+MAX_TAR_EXTENSION = 1 << 20  # bytes of one tar long-name or pax header
+_SHOWN_CHARS = 120  # of a name or link target quoted in a message
+# Errors creating an entry that come from the entry itself, not from the disk.
+_ENTRY_ERRNOS = frozenset(
+    {errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG, errno.ELOOP, errno.EINVAL}
+    | {getattr(errno, "EILSEQ", errno.EINVAL)}
+)
 
 
 def archive_kind(path: Path) -> str | None:
@@ -63,9 +78,14 @@ def _corrupt(archive: Path, detail: object) -> ArchiveError:
     )
 
 
-def _refuse(archive: Path, entry: str, why: str) -> ArchiveError:
+def _shown(text: str) -> str:
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
+
+
+def _refuse(archive: Path, entry: str, why: str, *, before_writing: bool = True) -> ArchiveError:
+    after = " Nothing was extracted." if before_writing else ""
     return ArchiveError(
-        f"Refusing to extract {archive.name}: entry {entry!r} {why}. Nothing was extracted.",
+        f"Refusing to extract {archive.name}: entry {_shown(entry)!r} {why}.{after}",
         fix="The archive is unsafe; report it to the data source's owner.",
     )
 
@@ -75,40 +95,84 @@ def _normalize(archive: Path, raw_name: str) -> str | None:
     name = raw_name.replace("\\", "/")
     if "\x00" in name:
         raise _refuse(archive, raw_name, "contains a NUL character")
-    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-        raise _refuse(archive, raw_name, "has an absolute path")
     parts = [part for part in name.split("/") if part not in ("", ".")]
+    if name.startswith("/") or any(has_drive_prefix(part) for part in parts):
+        raise _refuse(archive, raw_name, "has an absolute path")
     if ".." in parts:
         raise _refuse(archive, raw_name, "climbs out of the folder with '..'")
     return "/".join(parts) or None
 
 
-def _link_stays_inside(member_name: str, link_target: str) -> bool:
-    if link_target.startswith("/") or "\x00" in link_target:
-        return False
-    depth = len(PurePosixPath(member_name).parent.parts)
-    for part in link_target.replace("\\", "/").split("/"):
+def _fold(name: str) -> str:
+    """How a case-insensitive, normalizing filesystem (macOS, Windows) compares names."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def _link_parts(target: str) -> list[str]:
+    return target.replace("\\", "/").split("/")
+
+
+def _link_resolves_inside(name: str, links: dict[str, str]) -> bool:
+    """Whether the link ``name`` resolves inside the root when every link of the archive
+    (``links``: folded name -> target) is followed the way the kernel follows it."""
+    folder = list(PurePosixPath(name).parent.parts)
+    pending = list(reversed(_link_parts(links[_fold(name)])))
+    hops = 0
+    while pending:
+        part = pending.pop()
         if part in ("", "."):
             continue
-        depth = depth - 1 if part == ".." else depth + 1
-        if depth < 0:
+        if part == "..":
+            if not folder:
+                return False
+            folder.pop()
+            continue
+        folder.append(part)
+        target = links.get(_fold("/".join(folder)))
+        if target is None:
+            continue
+        hops += 1
+        if hops > MAX_LINK_HOPS or target.startswith("/"):
             return False
+        folder.pop()  # a link: its target replaces it, relative to the link's folder
+        pending.extend(reversed(_link_parts(target)))
     return True
+
+
+def _link_problem(member: _Member, links: dict[str, str]) -> str | None:
+    target = member.link or ""
+    if not target:
+        return "is a symbolic link with an empty target"
+    if len(target.encode("utf-8", "surrogateescape")) > MAX_LINK_TARGET:
+        return f"is a symbolic link with a target longer than {MAX_LINK_TARGET} bytes"
+    if "\x00" in target or any(has_drive_prefix(part) for part in _link_parts(target)):
+        return f"links outside the folder ({_shown(target)})"
+    if target.startswith("/") or not _link_resolves_inside(member.name, links):
+        return f"links outside the folder ({_shown(target)})"
+    return None
 
 
 def _validate(archive: Path, members: list[_Member]) -> None:
     seen: dict[str, str] = {}
-    links = {m.name for m in members if m.kind == "symlink"}
+    links = {_fold(m.name): m.link or "" for m in members if m.kind == "symlink"}
+    link_names = {_fold(m.name): m.name for m in members if m.kind == "symlink"}
+    folders = {str(parent) for m in members for parent in PurePosixPath(m.name).parents} - {"."}
+    folders |= {m.name for m in members if m.kind == "dir"}
     for member in members:
         if member.name in seen and (member.kind != "dir" or seen[member.name] != "dir"):
             raise _refuse(archive, member.name, "appears twice")
         seen[member.name] = member.kind
+        if member.kind in ("file", "hardlink") and member.name in folders:
+            raise _refuse(archive, member.name, "is both a file and a folder")
+        if link_names.get(_fold(member.name), member.name) != member.name:
+            raise _refuse(archive, member.name, "differs only in case from a symbolic link")
         parents = PurePosixPath(member.name).parents
-        if any(str(parent) in links for parent in parents if str(parent) != "."):
+        if any(_fold(str(parent)) in links for parent in parents if str(parent) != "."):
             raise _refuse(archive, member.name, "lies under a symbolic link")
         if member.kind == "symlink":
-            if not member.link or not _link_stays_inside(member.name, member.link):
-                raise _refuse(archive, member.name, f"links outside the folder ({member.link})")
+            problem = _link_problem(member, links)
+            if problem is not None:
+                raise _refuse(archive, member.name, problem)
         elif member.kind == "hardlink":
             if member.link is None:
                 raise _refuse(archive, member.name, "is a hard link outside the folder")
@@ -136,12 +200,48 @@ def _zip_members(archive: Path, handle: zipfile.ZipFile) -> list[_Member]:
         if info.is_dir():
             members.append(_Member(name, "dir", 0, 0o755, mtime, None))
         elif stat.S_ISLNK(unix_mode):
-            target = handle.read(info).decode("utf-8", "replace")
-            members.append(_Member(name, "symlink", 0, 0o777, mtime, target))
+            members.append(
+                _Member(name, "symlink", 0, 0o777, mtime, _zip_link(archive, handle, info))
+            )
         else:
             mode = unix_mode & 0o777
             members.append(_Member(name, "file", info.file_size, mode, mtime, None, info))
     return members
+
+
+def _zip_link(archive: Path, handle: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
+    """A zip symlink's target, read only when it is small: the entry's data is the target."""
+    if info.file_size > MAX_LINK_TARGET:
+        raise _refuse(
+            archive,
+            info.filename,
+            f"is a symbolic link with a target longer than {MAX_LINK_TARGET} bytes",
+        )
+    with handle.open(info) as stream:
+        return stream.read(MAX_LINK_TARGET + 1).decode("utf-8", "replace")
+
+
+class _CappedTarInfo(tarfile.TarInfo):
+    """Refuses a long-name or pax header bigger than MAX_TAR_EXTENSION before it is read
+    (tarfile reads such headers whole into memory)."""
+
+    _EXTENSION_TYPES = (
+        tarfile.GNUTYPE_LONGNAME,
+        tarfile.GNUTYPE_LONGLINK,
+        tarfile.XHDTYPE,
+        tarfile.XGLTYPE,
+        tarfile.SOLARIS_XHDTYPE,
+    )
+    archive_name = "archive"
+
+    def _proc_member(self, tarfile: tarfile.TarFile) -> tarfile.TarInfo:  # type: ignore[override]
+        if self.type in self._EXTENSION_TYPES and self.size > MAX_TAR_EXTENSION:
+            raise ArchiveError(
+                f"Refusing to extract {self.archive_name}: an extended header of {self.size}"
+                f" bytes (more than {MAX_TAR_EXTENSION}). Nothing was extracted.",
+                fix="The archive is unsafe; report it to the data source's owner.",
+            )
+        return super()._proc_member(tarfile)  # type: ignore[misc]
 
 
 def _tar_members(archive: Path, handle: tarfile.TarFile) -> list[_Member]:
@@ -177,7 +277,8 @@ def _open_archive(archive: Path) -> Iterator[tuple[str, zipfile.ZipFile | tarfil
             with zipfile.ZipFile(archive) as handle:
                 yield kind, handle
         elif kind == "tar":
-            with tarfile.open(archive) as handle:
+            capped = type("CappedTarInfo", (_CappedTarInfo,), {"archive_name": archive.name})
+            with tarfile.open(archive, tarinfo=capped) as handle:
                 yield kind, handle
         else:
             raise _corrupt(archive, "not a zip or tar archive")
@@ -226,26 +327,49 @@ def extract(
         check_free_space(target, needed, free_space or disk_free_bytes)
         written: list[str] = []
         for member in members:
-            destination = root.joinpath(*member.name.split("/"))
-            if member.kind == "dir":
-                destination.mkdir(parents=True, exist_ok=True)
-                continue
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            if _is_outside(root, destination.parent):
-                raise _refuse(archive, member.name, "would be written outside the folder")
-            if member.kind == "symlink":
-                assert member.link is not None
-                os.symlink(member.link, destination)
-            elif member.kind == "hardlink":
-                assert member.link is not None
-                shutil.copyfile(root.joinpath(*member.link.split("/")), destination)
-                _finish(destination, member)
-            else:
-                with _member_stream(handle, member) as source:
-                    _write_new_file(destination, source)
-                _finish(destination, member)
-            written.append(member.name)
+            if _write_member(archive, handle, root, member):
+                written.append(member.name)
     return written
+
+
+def _write_member(
+    archive: Path, handle: zipfile.ZipFile | tarfile.TarFile, root: Path, member: _Member
+) -> bool:
+    """Create one validated entry under ``root``; True for files and links.
+
+    An error that comes from the entry itself (a name too long, a file where a folder must
+    be) becomes ArchiveError; one from the disk (full, read-only) propagates unchanged."""
+    destination = root.joinpath(*member.name.split("/"))
+    try:
+        if member.kind == "dir":
+            destination.mkdir(parents=True, exist_ok=True)
+            return False
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if _is_outside(root, destination.parent):
+            raise _refuse(
+                archive, member.name, "would be written outside the folder", before_writing=False
+            )
+        if member.kind == "symlink":
+            assert member.link is not None
+            os.symlink(member.link, destination)
+        elif member.kind == "hardlink":
+            assert member.link is not None
+            shutil.copyfile(root.joinpath(*member.link.split("/")), destination)
+            _finish(destination, member)
+        else:
+            with _member_stream(handle, member) as source:
+                _write_new_file(destination, source)
+            _finish(destination, member)
+    except OSError as exc:
+        if exc.errno not in _ENTRY_ERRNOS:
+            raise
+        reason = os.strerror(exc.errno) if exc.errno is not None else "invalid"
+        problem = _refuse(
+            archive, member.name, f"cannot be created ({reason})", before_writing=False
+        )
+    else:
+        return True
+    raise problem  # outside the handler: the OSError (with its long file name) is not chained
 
 
 def _is_outside(root: Path, folder: Path) -> bool:

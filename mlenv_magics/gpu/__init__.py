@@ -50,12 +50,17 @@ def probe_gpus(
     if system == "darwin":
         return no_gpu("macOS has no NVIDIA driver")
     linux = system.startswith("linux")
+    reasons = []
     if precheck and linux and not any(path_exists(p) for p in NVIDIA_DEVICE_FILES):
-        return no_gpu("no NVIDIA device files (/dev/nvidia*, /dev/dxg): no GPU is attached")
+        # Loading NVML would fail; nvidia-smi on PATH is still asked (the contract), since a
+        # driver can serve it without these files (a replay, an unusual container runtime).
+        reasons.append("no NVIDIA device files (/dev/nvidia*, /dev/dxg): no GPU is attached")
+        if choice == "nvml":
+            return no_gpu(*reasons)
+        nvml = False
     from .nvml import NvmlUnavailable, probe_nvml
     from .smi_xml import SmiUnavailable, find_nvidia_smi, probe_nvidia_smi
 
-    reasons = []
     if nvml is not False:
         try:
             return probe_nvml(nvml)
@@ -72,7 +77,7 @@ def probe_gpus(
     except SmiUnavailable as exc:
         reasons.append(str(exc))
         return no_gpu(*reasons)
-    result.notes[:0] = reasons
+    result.notes[:0] = [r for r in reasons if not r.startswith("no NVIDIA device files")]
     return result
 
 

@@ -7,6 +7,40 @@ from typing import Any
 
 MIB = 1024 * 1024
 
+# How nvidia-smi and NVML say "no value" (compared after collapsing whitespace, any case).
+NOT_AVAILABLE = frozenset(
+    {
+        "n/a",
+        "na",
+        "none",
+        "not found",
+        "unknown",
+        "unknown error",
+        "not supported",
+        "not available",
+        "requested functionality has been deprecated",
+        "insufficient permissions",
+    }
+)
+
+
+def available(text: str | bytes | None) -> str | None:
+    """``text`` with whitespace collapsed, or ``None`` for every "not available" form.
+
+    ``N/A``, ``[N/A]``, ``[Not Supported]``, ``Not Found``, ``Unknown Error`` and any other
+    bracketed message (``[REDACTED]``) carry no value.
+    """
+    if text is None:
+        return None
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    collapsed = " ".join(text.split())
+    if not collapsed or (collapsed.startswith("[") and collapsed.endswith("]")):
+        return None
+    if collapsed.lower() in NOT_AVAILABLE:
+        return None
+    return collapsed
+
 
 @dataclass
 class GpuProcess:

@@ -17,7 +17,7 @@ import threading
 import warnings
 from typing import Any
 
-from .model import MIB, GpuDevice, GpuProcess, MigSlice, ProbeResult
+from .model import MIB, GpuDevice, GpuProcess, MigSlice, ProbeResult, available
 
 INIT_TIMEOUT_S = 10.0
 
@@ -182,11 +182,9 @@ def _explain_init_error(module: Any, error: Exception) -> NvmlUnavailable:
 
 
 def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
+    if value is None or isinstance(value, str | bytes):
+        return available(value)
+    return available(str(value))
 
 
 def cuda_version_text(value: int | None) -> str | None:

@@ -1,9 +1,10 @@
 """The fallback when NVML cannot load: ``nvidia-smi -q -x`` from the first one on ``PATH``.
 
-Handles both XML layouts (DTD v11 ``<power_readings>``, v12 ``<gpu_power_readings>``),
+Handles every XML layout seen in real captures (DTD v9 to v13: ``<power_readings>``,
+``<gpu_power_readings>`` with ``power_draw`` or only ``average_``/``instant_power_draw``),
 values with embedded units (``15360 MiB``, ``40 C``, ``26.78 W``) and every "no value"
-form (``N/A``, ``[N/A]``, ``[Not Supported]``, ``[Requested functionality has been
-deprecated]``), which become ``None``.
+form (``N/A``, ``[N/A]``, ``[Not Supported]``, ``Not Found``, ``Unknown Error``,
+``Requested functionality has been deprecated``), which become ``None``.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 
-from .model import GpuDevice, GpuProcess, MigSlice, ProbeResult
+from .model import GpuDevice, GpuProcess, MigSlice, ProbeResult, available
 
 SMI_TIMEOUT_S = 15.0
-_NUMBER = re.compile(r"^\s*(-?\d+(?:\.\d+)?)")
+_QUANTITY = re.compile(r"^(-?\d+(?:\.\d+)?)\s*([A-Za-z%]*)$")
+_MIB_PER = {"kib": 1 / 1024, "mib": 1.0, "gib": 1024.0, "kb": 1 / 1024, "mb": 1.0, "gb": 1024.0}
 
 
 class SmiUnavailable(Exception):
@@ -32,24 +34,33 @@ def value_text(element: ET.Element | None, path: str) -> str | None:
     found = element.find(path)
     if found is None or found.text is None:
         return None
-    text = found.text.strip()
-    if not text or text.upper() in {"N/A", "NONE"} or text.startswith("["):
-        return None
-    if text.lower().startswith(("not supported", "requested functionality", "unknown error")):
-        return None
-    return text
+    return available(found.text)
 
 
-def number(element: ET.Element | None, *paths: str) -> float | None:
-    """The leading number of the first present value among ``paths`` (units dropped)."""
+def quantity(element: ET.Element | None, unit: str, *paths: str) -> float | None:
+    """The first present value among ``paths`` that is a number in ``unit``.
+
+    ``unit`` is ``MiB`` (``KiB``/``GiB`` are converted), ``%``, ``C`` or ``W``; a number
+    with another unit (or none where one is due) is not trusted and reads as ``None``.
+    """
     for path in paths:
         text = value_text(element, path)
         if text is None:
             continue
-        match = _NUMBER.match(text)
-        if match:
-            return float(match.group(1))
+        match = _QUANTITY.match(text)
+        if not match:
+            continue
+        value, found = float(match.group(1)), match.group(2)
+        if unit == "MiB" and found.lower() in _MIB_PER:
+            return value * _MIB_PER[found.lower()]
+        if found == unit or (unit == "" and not found):
+            return value
     return None
+
+
+def number(element: ET.Element | None, *paths: str) -> float | None:
+    """The first present value among ``paths`` that is a plain number (ids, counts)."""
+    return quantity(element, "", *paths)
 
 
 def _int(value: float | None) -> int | None:
@@ -92,22 +103,25 @@ def _device(gpu: ET.Element, index: int) -> GpuDevice:
     device.uuid = value_text(gpu, "uuid")
     device.bus_id = gpu.get("id") or value_text(gpu, "pci/pci_bus_id")
     device.mig_enabled = (value_text(gpu, "mig_mode/current_mig") or "").lower() == "enabled"
-    device.memory_total_mib = _int(number(gpu, "fb_memory_usage/total"))
-    device.memory_used_mib = _int(number(gpu, "fb_memory_usage/used"))
-    device.utilization_pct = _int(number(gpu, "utilization/gpu_util"))
+    device.memory_total_mib = _int(quantity(gpu, "MiB", "fb_memory_usage/total"))
+    device.memory_used_mib = _int(quantity(gpu, "MiB", "fb_memory_usage/used"))
+    device.utilization_pct = _int(quantity(gpu, "%", "utilization/gpu_util"))
     if device.utilization_pct is None:
         device.gaps["utilization_pct"] = "MIG" if device.mig_enabled else "not reported"
-    device.temperature_c = _int(number(gpu, "temperature/gpu_temp"))
-    device.power_w = number(
+    device.temperature_c = _int(quantity(gpu, "C", "temperature/gpu_temp"))
+    device.power_w = quantity(
         gpu,
+        "W",
         "gpu_power_readings/power_draw",
         "gpu_power_readings/average_power_draw",
         "gpu_power_readings/instant_power_draw",
         "power_readings/power_draw",
         "power_readings/average_power_draw",
+        "power_readings/instant_power_draw",
     )
-    device.power_limit_w = number(
+    device.power_limit_w = quantity(
         gpu,
+        "W",
         "gpu_power_readings/current_power_limit",
         "gpu_power_readings/enforced_power_limit",
         "power_readings/enforced_power_limit",
@@ -133,7 +147,7 @@ def _processes(element: ET.Element, gpu_instance: int | None = None) -> list[Gpu
         found.append(
             GpuProcess(
                 pid=pid,
-                used_memory_mib=_int(number(info, "used_memory")),
+                used_memory_mib=_int(quantity(info, "MiB", "used_memory")),
                 name=value_text(info, "process_name"),
             )
         )
@@ -153,8 +167,8 @@ def _mig_devices(gpu: ET.Element, parent: GpuDevice) -> list[GpuDevice]:
         )
         device.name = f"{parent.name} MIG slice" if parent.name else None
         device.uuid = value_text(mig, "uuid")
-        device.memory_total_mib = _int(number(mig, "fb_memory_usage/total"))
-        device.memory_used_mib = _int(number(mig, "fb_memory_usage/used"))
+        device.memory_total_mib = _int(quantity(mig, "MiB", "fb_memory_usage/total"))
+        device.memory_used_mib = _int(quantity(mig, "MiB", "fb_memory_usage/used"))
         device.processes = _processes(gpu, gpu_instance) if gpu_instance is not None else []
         for attr in ("utilization_pct", "temperature_c", "power_w", "power_limit_w"):
             device.gaps[attr] = "MIG (shown on the parent GPU)"

@@ -175,6 +175,13 @@ class KaggleFake:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._timers: list[threading.Timer] = []
+        # Endpoints added by other modules: (service, method) -> handler(request_handler, body)
+        # raising _Reply; GET handlers(request_handler, path) -> True when they answered.
+        self.rpc_extensions: dict[tuple[str, str], Any] = {}
+        self.get_extensions: list[Any] = []
+        from .kaggle_kernels_fake import KernelsFake
+
+        self.kernels = KernelsFake(self)  # notebook runs: push, status, output, log, quota
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> KaggleFake:
@@ -199,6 +206,7 @@ class KaggleFake:
     def stop(self) -> None:
         for timer in self._timers:
             timer.cancel()
+        self.kernels.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -434,6 +442,10 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
+        path = urlsplit(self.path).path
+        for extension in self.fake.get_extensions:
+            if extension(self, path):
+                return
         self._answer(_Reply(404, {"code": 404, "message": "Not found"}))
 
     def do_POST(self) -> None:
@@ -467,7 +479,7 @@ class _Handler(BaseHTTPRequestHandler):
             if len(parts) != 3 or parts[0] != "v1":
                 raise _envelope(404, f"No such endpoint: {path}")
             service, method = parts[1], parts[2]
-            handler = _RPC.get((service, method))
+            handler = _RPC.get((service, method)) or self.fake.rpc_extensions.get((service, method))
             if handler is None:
                 raise _envelope(404, f"No such method: {service}/{method}")
             self._guarded(method, body, lambda b: handler(self, b))

@@ -115,11 +115,25 @@ def test_missing_nvidia_smi_gives_backend_none(report_for, tmp_path: Path) -> No
     assert "nvidia-smi is not on PATH" in report.notes
 
 
-def test_no_device_files_skips_every_probe(report_for, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_no_device_files_skip_nvml_not_nvidia_smi(report_for, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from nvml_replay import ReplayNvml, t4
+
     log = tmp_path / "calls.log"
-    report = report_for(T4, env={"MLENV_FAKE_SMI_LOG": str(log)}, path_exists=no_nvidia_files)
-    assert report.backend == "none" and not log.exists()
+    nvml = ReplayNvml(t4())
+    report = report_for(
+        P100, env={"MLENV_FAKE_SMI_LOG": str(log)}, path_exists=no_nvidia_files, nvml=nvml
+    )
+    assert nvml.count("nvmlInit") == 0
+    assert report.backend == "nvidia-smi" and "P100" in (report.devices[0].name or "")
+    assert log.read_text().splitlines()[0] == "-q -x"
+    assert not any("device files" in note for note in report.notes)
+
+
+def test_no_device_files_nor_nvidia_smi(report_for, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    report = report_for(None, env={"PATH": str(tmp_path)}, path_exists=no_nvidia_files)
+    assert report.backend == "none"
     assert "no NVIDIA device files" in report.notes[0]
+    assert "nvidia-smi is not on PATH" in report.notes
 
 
 def test_backend_switch_forces_nvidia_smi_without_device_files(report_for, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

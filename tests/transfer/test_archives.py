@@ -218,3 +218,165 @@ def test_compressed_tar_with_damaged_data_is_corrupt(tmp_path: Path, mode: str) 
     archive.write_bytes(bytes(data))
     with pytest.raises(ArchiveError):
         extract(archive, tmp_path / "out")
+
+
+def _symlink_zip(path: Path, entries: list[tuple[str, bytes, bool]]) -> Path:
+    """A zip whose entries are (name, data, is_symlink); a symlink's data is its target."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data, is_link in entries:
+            info = zipfile.ZipInfo(name, date_time=(2025, 1, 1, 0, 0, 0))
+            info.external_attr = ((0o120777 if is_link else 0o100644) << 16) | 0
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+    return path
+
+
+def test_a_link_through_another_link_that_climbs_out_is_refused(tmp_path: Path) -> None:
+    deep = "/".join(f"d{i}" for i in range(40))
+    archive = _tar(
+        tmp_path / "a.tar",
+        "w",
+        [
+            (_link(f"{deep}/l", "../" * 40, tarfile.SYMTYPE), None),  # resolves to the root
+            (_link("creds", f"{deep}/l/" + "../" * 40 + "etc/passwd", tarfile.SYMTYPE), None),
+        ],
+    )
+    with pytest.raises(ArchiveError, match="'creds' links outside"):
+        extract(archive, tmp_path / "out")
+    assert _everything(tmp_path / "out") == []
+
+
+def test_chains_of_links_that_stay_inside_are_kept(tmp_path: Path) -> None:
+    archive = _tar(
+        tmp_path / "a.tar",
+        "w",
+        [
+            (_file("v2/data.csv"), b"x,y\n"),
+            (_link("latest", "v2", tarfile.SYMTYPE), None),
+            (_link("sub/current", "../latest/data.csv", tarfile.SYMTYPE), None),
+            (_link("sub/up", "../latest/..", tarfile.SYMTYPE), None),
+        ],
+    )
+    out = tmp_path / "out"
+    assert sorted(extract(archive, out)) == ["latest", "sub/current", "sub/up", "v2/data.csv"]
+    assert (out / "sub" / "current").read_bytes() == b"x,y\n"
+    assert (out / "sub" / "up").resolve() == out.resolve()
+
+
+def test_link_loops_and_links_into_a_link_chain_out_are_refused(tmp_path: Path) -> None:
+    loop = _tar(
+        tmp_path / "loop.tar",
+        "w",
+        [(_link("a", "b", tarfile.SYMTYPE), None), (_link("b", "a/x", tarfile.SYMTYPE), None)],
+    )
+    with pytest.raises(ArchiveError, match="links outside"):
+        extract(loop, tmp_path / "out1")
+    via_absolute = _tar(
+        tmp_path / "abs.tar",
+        "w",
+        [
+            (_link("root", "/", tarfile.SYMTYPE), None),
+            (_link("passwd", "root/etc/passwd", tarfile.SYMTYPE), None),
+        ],
+    )
+    with pytest.raises(ArchiveError, match="links outside"):
+        extract(via_absolute, tmp_path / "out2")
+
+
+def test_links_differing_only_in_case_are_refused(tmp_path: Path) -> None:
+    # on a case-insensitive disk "D/x" would be written through the link "d"
+    archive = _tar(
+        tmp_path / "a.tar",
+        "w",
+        [(_link("d", "sub", tarfile.SYMTYPE), None), (_file("D/x.txt"), b"x")],
+    )
+    with pytest.raises(ArchiveError, match="under a symbolic link"):
+        extract(archive, tmp_path / "out")
+
+
+def test_a_huge_zip_symlink_target_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    import tracemalloc
+
+    archive = _symlink_zip(tmp_path / "bomb.zip", [("link", b"a" * (64 << 20), True)])
+    assert archive.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(ArchiveError, match="longer than 4096 bytes") as caught:
+            extract(archive, tmp_path / "out")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20
+    assert len(str(caught.value)) < 400
+
+
+def test_a_zip_symlink_with_a_lying_size_reads_at_most_the_cap(tmp_path: Path) -> None:
+    archive = _symlink_zip(tmp_path / "a.zip", [("link", b"t" * 5000, True)])
+    data = bytearray(archive.read_bytes())
+    # the central directory's uncompressed size (offset 24 of its record) claims 10 bytes
+    central = data.rindex(b"PK\x01\x02")
+    data[central + 24 : central + 28] = (10).to_bytes(4, "little")
+    archive.write_bytes(bytes(data))
+    with pytest.raises(ArchiveError) as caught:
+        extract(archive, tmp_path / "out")
+    assert len(str(caught.value)) < 400
+
+
+def test_a_huge_tar_extended_header_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    archive = tmp_path / "a.tar.gz"
+    with tarfile.open(archive, "w:gz", format=tarfile.PAX_FORMAT) as handle:
+        info = tarfile.TarInfo("x")
+        info.type = tarfile.SYMTYPE
+        info.linkname = "a" * (3 << 20)
+        handle.addfile(info)
+    with pytest.raises(ArchiveError, match="extended header") as caught:
+        extract(archive, tmp_path / "out")
+    assert len(str(caught.value)) < 400
+
+
+def test_a_long_tar_link_target_is_refused_with_a_short_message(tmp_path: Path) -> None:
+    archive = tmp_path / "a.tar"
+    with tarfile.open(archive, "w", format=tarfile.PAX_FORMAT) as handle:
+        info = tarfile.TarInfo("x")
+        info.type = tarfile.SYMTYPE
+        info.linkname = "a/" * 50_000
+        handle.addfile(info)
+    with pytest.raises(ArchiveError, match="longer than 4096 bytes") as caught:
+        extract(archive, tmp_path / "out")
+    assert len(str(caught.value)) < 400
+
+
+@pytest.mark.parametrize(
+    "names",
+    [["a", "a/b"], ["a/b", "a"], ["x/a", "x/a/b/c"]],
+    ids=["file-first", "dir-first", "deep"],
+)
+def test_a_name_that_is_both_a_file_and_a_folder_is_refused(
+    tmp_path: Path, names: list[str]
+) -> None:
+    archive = _zip(tmp_path / "a.zip", {name: b"1" for name in names})
+    with pytest.raises(ArchiveError, match="both a file and a folder"):
+        extract(archive, tmp_path / "out")
+    assert _everything(tmp_path / "out") == []
+
+
+def test_an_entry_name_too_long_for_the_disk_is_an_archive_error(tmp_path: Path) -> None:
+    archive = _zip(tmp_path / "a.zip", {"ok.txt": b"1", "n" * 300 + ".txt": b"2"})
+    with pytest.raises(ArchiveError, match="cannot be created") as caught:
+        extract(archive, tmp_path / "out")
+    assert caught.value.__cause__ is None and caught.value.__context__ is None
+    assert len(str(caught.value)) < 400
+
+
+@pytest.mark.parametrize("name", ["Results: 2024.csv", "2024: results.csv", "notes/12:30.txt"])
+def test_colons_in_names_are_allowed(tmp_path: Path, name: str) -> None:
+    archive = _zip(tmp_path / "a.zip", {name: b"r"})
+    assert extract(archive, tmp_path / "out") == [name]
+    assert (tmp_path / "out" / name).read_bytes() == b"r"
+
+
+@pytest.mark.parametrize("name", ["C:evil.txt", "c:/evil.txt", "d/C:\\evil.txt"])
+def test_drive_letter_prefixes_are_refused(tmp_path: Path, name: str) -> None:
+    archive = _zip(tmp_path / "a.zip", {name: b"r"})
+    with pytest.raises(ArchiveError, match="absolute path"):
+        extract(archive, tmp_path / "out")
