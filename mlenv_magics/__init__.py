@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._version import __version__
 from .errors import MlenvError
 
-__version__ = "0.1.0"
-__all__ = ["MlenvError", "add_data", "detect_runtime", "gpu_report"]
+__all__ = ["MlenvError", "__version__", "add_data", "detect_runtime", "gpu_report"]
 
 
 def __getattr__(name: str) -> Any:

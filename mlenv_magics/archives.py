@@ -319,7 +319,7 @@ def extract(
     ``..`` and links leading outside (ArchiveError, nothing written outside). Checks free space
     first (DiskSpaceError; ``free_space`` defaults to ``shutil.disk_usage``). A corrupt archive
     raises ArchiveError. Returns the extracted relative paths (files and links)."""
-    from .transfer import check_free_space, disk_free_bytes
+    from .diskspace import check_free_space, disk_free_bytes
 
     target.mkdir(parents=True, exist_ok=True)
     root = target.resolve()

@@ -10,7 +10,7 @@ import base64
 import binascii
 import hashlib
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
 
 _CASTAGNOLI_REVERSED = 0x82F63B78
 
@@ -125,13 +125,6 @@ def crc32c_combine(crc_a: int, crc_b: int, len_b: int) -> int:
     return register ^ crc_b
 
 
-class Hasher(Protocol):
-    name: str
-
-    def update(self, data: bytes | bytearray | memoryview) -> None: ...
-    def b64digest(self) -> str: ...
-
-
 class Md5Hasher:
     name = "md5"
 
@@ -168,14 +161,6 @@ class Crc32cHasher:
 def crc32c_to_b64(crc: int) -> str:
     """The ``x-goog-hash`` form of a CRC-32C: its 4 big-endian bytes in base64."""
     return base64.b64encode(crc.to_bytes(4, "big")).decode("ascii")
-
-
-def new_hasher(name: str) -> Hasher:
-    if name == "md5":
-        return Md5Hasher()
-    if name == "crc32c":
-        return Crc32cHasher()
-    raise ValueError(f"unknown hash {name!r}")
 
 
 def parse_goog_hash(values: Iterable[str]) -> dict[str, str]:

@@ -31,10 +31,6 @@ class UnsupportedHostError(MlenvError):
     """The requested action does not exist on this host."""
 
 
-class NotAvailableError(MlenvError):
-    """A capability of the package that this installation cannot provide."""
-
-
 class AcceleratorMissingError(MlenvError):
     """``--require`` or ``--min-memory`` was not met."""
 

@@ -1,0 +1,75 @@
+"""What a source asks to download (:class:`RemoteFile`) and what it gets back
+(:class:`FetchedFile`), and the names of the resumable partial bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+from ..errors import ServerError
+from .http import redact_url
+
+if TYPE_CHECKING:
+    import requests
+
+PARTIAL_SUFFIX = ".part"
+SIDECAR_SUFFIX = ".part.json"
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file to download.
+
+    ``headers`` (e.g. ``Authorization``) go only to the host of the first URL, never to a
+    redirect target on another host, and never into messages. ``resolve`` returns a fresh
+    signed URL; it is called again once when the blob host answers 400/403 (expired signature).
+    """
+
+    relpath: str  # posix path inside the destination folder, e.g. "sub/train.csv"
+    url: str | None = None  # a direct GET URL, or ...
+    resolve: Callable[[requests.Session], str] | None = None  # ... a call returning one
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    size: int | None = None  # expected size, when the source knows it
+    md5: str | None = None  # expected hex md5, when the source knows it (Drive md5Checksum)
+    validator: str | None = None  # a source-side version tag (ETag, Drive md5) for resume
+
+    def __repr__(self) -> str:  # a signed URL's query is a credential: never shown
+        url = redact_url(self.url) if self.url else None
+        return (
+            f"RemoteFile(relpath={self.relpath!r}, url={url!r}, size={self.size!r}, "
+            f"md5={self.md5!r}, validator={self.validator!r})"
+        )
+
+
+@dataclass(frozen=True)
+class FetchedFile:
+    relpath: str
+    path: Path
+    size: int
+    md5: str | None  # hex, when md5 was computed (not when the cheaper crc32c was checked)
+    resumed_from: int  # bytes reused from an earlier partial download
+
+
+def safe_relpath(relpath: str) -> PurePosixPath:
+    """A relative posix path with no ``..``, absolute or empty parts, or ServerError."""
+    path = PurePosixPath(relpath.replace("\\", "/"))
+    if (
+        not relpath
+        or path.is_absolute()
+        or "\x00" in relpath
+        or any(part in ("", "..", ".") for part in relpath.replace("\\", "/").split("/"))
+        or (path.parts and ":" in path.parts[0])
+    ):
+        raise ServerError(
+            f"The server named a file {relpath!r}, which would land outside the data folder; "
+            "refusing it.",
+            fix="Report this source to its owner; pick other files with --file.",
+        )
+    return path
+
+
+def partial_path(partial_dir: Path, relpath: str) -> Path:
+    """Where the resumable bytes of ``relpath`` live while it downloads."""
+    return partial_dir / (str(safe_relpath(relpath)) + PARTIAL_SUFFIX)

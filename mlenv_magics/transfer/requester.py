@@ -1,0 +1,134 @@
+"""The requests of one file's download: its URL (resolved, refreshed once when a signature
+expires), redirects followed by hand so the source's headers stay on its own host, and HTTP
+statuses mapped to errors that name only the host and the file."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, NoReturn
+from urllib.parse import urljoin
+
+from ..errors import (
+    AccessDeniedError,
+    CredentialsError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+)
+from .files import RemoteFile
+from .http import MAX_REDIRECTS, REDIRECT_STATUSES, host_of, send
+from .shared import Cancelled, SharedState
+
+
+class FileRequester:
+    def __init__(self, shared: SharedState, remote: RemoteFile, relpath: str) -> None:
+        self.shared = shared
+        self.remote = remote
+        self.relpath = relpath
+        self.home_url: str | None = None  # the URL the source handed us (headers go there)
+        self.url: str | None = None  # the URL to request next (a redirect target after one)
+        self.re_resolved = False
+        self._lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+
+    def start(self) -> None:
+        self.home_url = self.url = self._fresh_url()
+
+    def _fresh_url(self) -> str:
+        if self.remote.resolve is not None:
+            return self.remote.resolve(self.shared.session)
+        if self.remote.url is None:
+            raise ServerError(f"No download URL for {self.relpath}.", fix="Report this source.")
+        return self.remote.url
+
+    def where(self) -> str:
+        return f"{host_of(self.url or '')} ({self.relpath})"
+
+    def _headers(
+        self, url: str, start: int, end: int | None, validator: str | None
+    ) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if self.home_url is not None and host_of(url) == host_of(self.home_url):
+            headers.update(self.remote.headers)
+        if start > 0 or end is not None:
+            headers["Range"] = f"bytes={start}-" if end is None else f"bytes={start}-{end - 1}"
+            if validator:
+                headers["If-Range"] = validator
+        return headers
+
+    def get(self, start: int, end: int | None, validator: str | None) -> Any:
+        """GET bytes ``start``..``end`` of the current URL, following redirects by hand so the
+        source's headers never reach another host."""
+        start_url = url = self.url or ""
+        for _ in range(MAX_REDIRECTS + 1):
+            if self.shared.cancel.is_set():
+                raise Cancelled
+            response = send(
+                self.shared.session,
+                "GET",
+                url,
+                policy=self.shared.policy,
+                headers=self._headers(url, start, end, validator),
+                stream=True,
+                allow_redirects=False,
+            )
+            location = response.headers.get("Location")
+            if response.status_code in REDIRECT_STATUSES and location:
+                response.close()
+                url = urljoin(url, location)
+                continue
+            if url != start_url:
+                with self._lock:
+                    if self.url == start_url:  # later requests go straight to the target
+                        self.url = url
+            return response
+        raise ServerError(f"Too many redirects for {self.relpath}.", fix="Report this source.")
+
+    def refresh_after(self, used_url: str) -> bool:
+        """After a 400/403 from ``used_url``: get a fresh signed URL once; False when spent."""
+        with self._refresh_lock:
+            if self.url != used_url:
+                return True  # another range already refreshed it
+            can_refresh = self.remote.resolve is not None or self.url != self.home_url
+            if not can_refresh or self.re_resolved:
+                return False
+            self.re_resolved = True
+            fresh = self._fresh_url()
+            with self._lock:
+                self.home_url = self.url = fresh
+            return True
+
+    def raise_for_status(self, response: Any, offset: int) -> NoReturn:
+        status = response.status_code
+        response.close()
+        where = self.where()
+        resume = " The partial download is kept; a rerun resumes." if offset else ""
+        if status == 401:
+            raise CredentialsError(
+                f"{where} rejected the credentials (401).",
+                fix="Log in again (or refresh the token), then rerun.",
+            )
+        if status in (400, 403):
+            raise AccessDeniedError(
+                f"{where} refused the download ({status}).",
+                fix="Check that you have access (and that the link is still valid), then rerun.",
+            )
+        if status == 404:
+            raise NotFoundError(
+                f"{where} has no such file (404).",
+                fix="Check the name; the file may have been removed from the source.",
+            )
+        if status == 429:
+            raise RateLimitedError(
+                f"{where} kept answering 429 Too Many Requests.{resume}",
+                fix="Wait a few minutes, then rerun to resume.",
+            )
+        if 500 <= status <= 599:
+            raise ServerError(
+                f"{where} kept failing with HTTP {status}.{resume}",
+                fix="Rerun later to resume.",
+            )
+        raise ServerError(
+            f"{where} answered an unexpected HTTP {status}.",
+            fix="Rerun later; report it if it persists.",
+        )
