@@ -267,7 +267,7 @@ def _tar_member(archive: Path, info: tarfile.TarInfo) -> _Member | None:
             target = _normalize(archive, info.linkname)
         except ArchiveError:
             raise _refuse(
-                archive, info.name, f"is a hard link outside the folder ({info.linkname})"
+                archive, info.name, f"is a hard link outside the folder ({_shown(info.linkname)})"
             ) from None
         return _Member(name, "hardlink", 0, info.mode, info.mtime, target)
     if info.isfile():

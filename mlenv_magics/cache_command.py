@@ -1,30 +1,45 @@
 """``mlenv cache list|du|prune``: inspect and clean the download cache.
 
 ``prune`` always removes leftovers nobody is using (staging folders of finished or crashed
-downloads, partial downloads of unlocked entries) and, with ``--all`` or ``--older-than DAYS``,
-whole entries. An entry whose lock is held by a running download is never touched.
+downloads, partial downloads of unlocked entries, stray files among the completion markers)
+and, with ``--all`` or ``--older-than DAYS``, whole entries. Everything that belongs to an entry
+is removed while holding that entry's lock, so a download that is running, or starts meanwhile,
+is never touched. Each action returns a result object (text and HTML reprs, ``to_dict()``).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cache import PARTIAL_DIR, STAGING_DIR, Cache, CacheEntry, folder_stats, iso_time
-from .errors import MlenvError
+from .cache import (
+    ENTRIES_DIR,
+    PARTIAL_DIR,
+    STAGING_DIR,
+    Cache,
+    CacheEntry,
+    encode_key_part,
+    folder_stats,
+    iso_time,
+)
+from .errors import CacheBusyError, MlenvError
 from .render import NA, box, esc, html_table, human_bytes, text_table
 
 SECONDS_PER_DAY = 86400.0
 
 
 def iso_time_or_na(timestamp: float | None) -> str:
-    return NA if timestamp is None else iso_time(timestamp)
+    if timestamp is None:
+        return NA
+    try:
+        return iso_time(timestamp)
+    except (ValueError, OverflowError, OSError):  # a timestamp no calendar holds
+        return NA
 
 
 @dataclass(frozen=True)
@@ -83,6 +98,22 @@ class CacheListing:
         return box(title, html_table(["entry", "files", "size", "last used"], self._table_rows()))
 
 
+@dataclass(frozen=True)
+class CacheUsage:
+    root: Path
+    entries: int
+    total_size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"root": str(self.root), "entries": self.entries, "total_size": self.total_size}
+
+    def __repr__(self) -> str:
+        return f"{human_bytes(self.total_size)}\t{self.root} ({self.entries} entries)"
+
+    def _repr_html_(self) -> str:
+        return box("mlenv cache du", f"<pre>{esc(repr(self))}</pre>")
+
+
 @dataclass
 class PruneResult:
     root: Path
@@ -114,7 +145,10 @@ class PruneResult:
 
 
 def _row(entry: CacheEntry) -> CacheRow:
-    meta = entry.metadata() or {}
+    try:
+        meta = entry.metadata() or {}
+    except (ValueError, OverflowError, OSError):  # a marker touched to an impossible time
+        meta = {}
     files, size = meta.get("files"), meta.get("size")
     if not isinstance(files, int) or not isinstance(size, int):
         files, size = folder_stats(entry.path)
@@ -130,9 +164,60 @@ def _row(entry: CacheEntry) -> CacheRow:
     )
 
 
+def _entry_for(cache: Cache, flat_key: str) -> CacheEntry | None:
+    """The entry a flat key names; None for a name no entry can have (a stray file)."""
+    entry = cache.entry_from_flat_key(flat_key)
+    try:
+        if entry.flat_key != flat_key:
+            return None
+        for part in entry.key:
+            encode_key_part(part)
+    except ValueError:
+        return None
+    return entry
+
+
+def _entries(cache: Cache) -> Iterator[tuple[Path, CacheEntry | None]]:
+    """Every completion marker with its entry, sorted by key; strays (None: a folder, or a
+    name no entry can have) last."""
+    folder = cache.root / ENTRIES_DIR
+    if not folder.is_dir():
+        return
+    found = [
+        (marker, None if marker.is_dir() else _entry_for(cache, marker.name[: -len(".json")]))
+        for marker in folder.glob("*.json")
+    ]
+    found.sort(key=lambda pair: (pair[1] is None, pair[1].key if pair[1] else (pair[0].name,)))
+    yield from found
+
+
 def list_cache(cache: Cache) -> CacheListing:
-    rows = tuple(_row(entry) for entry in cache.entries() if entry.path.is_dir())
+    rows = tuple(
+        _row(entry)
+        for marker, entry in _entries(cache)
+        if entry is not None and marker.is_file() and entry.path.is_dir()
+    )
     return CacheListing(cache.root, rows)
+
+
+def cache_usage(cache: Cache) -> CacheUsage:
+    listing = list_cache(cache)
+    return CacheUsage(cache.root, len(listing.rows), listing.total_size)
+
+
+@contextmanager
+def _held(entry: CacheEntry) -> Iterator[bool]:
+    """Hold ``entry``'s lock if nobody else does (True), without waiting (False)."""
+    try:
+        lock = entry.lock(timeout=0)
+        lock.__enter__()
+    except CacheBusyError:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.__exit__(None, None, None)
 
 
 def prune_cache(
@@ -146,41 +231,51 @@ def prune_cache(
     now = time.time() if now is None else now
     result = PruneResult(cache.root)
     cutoff = None if older_than_days is None else now - older_than_days * SECONDS_PER_DAY
-    for entry in cache.entries():
+    for marker, entry in list(_entries(cache)):
+        if entry is None:
+            _remove_leftover(result, marker, f"{ENTRIES_DIR}/{marker.name}")
+            continue
         last_used = entry.last_used()
         selected = remove_all or (
             cutoff is not None and last_used is not None and last_used < cutoff
         )
         if not selected:
             continue
-        if entry.is_locked():
-            result.skipped_locked.append("/".join(entry.key))
-            continue
-        result.freed += folder_stats(entry.path)[1]
-        entry.remove()
-        result.removed_entries.append("/".join(entry.key))
+        with _held(entry) as held:
+            if not held:
+                result.skipped_locked.append("/".join(entry.key))
+                continue
+            result.freed += folder_stats(entry.path)[1]
+            entry.remove()
+            result.removed_entries.append("/".join(entry.key))
     for folder_name in (STAGING_DIR, PARTIAL_DIR):
         folder = cache.root / folder_name
         if not folder.is_dir():
             continue
         for leftover in sorted(folder.iterdir()):
             flat = _flat_key_of(leftover.name) if folder_name == STAGING_DIR else leftover.name
-            owner = cache.entry_from_flat_key(flat) if flat else None
-            if owner is not None and owner.is_locked():
+            owner = _entry_for(cache, flat) if flat else None
+            name = f"{folder_name}/{leftover.name}"
+            if owner is None:
+                _remove_leftover(result, leftover, name)
                 continue
-            keep_partial = (
-                folder_name == PARTIAL_DIR
-                and owner is not None
-                and not owner.is_complete()
-                and not remove_all
-                and (cutoff is None or _mtime(leftover) >= cutoff)
-            )
-            if keep_partial:  # a resumable download: only --all / --older-than drop it
-                continue
-            result.freed += _size_of(leftover)
-            _remove(leftover)
-            result.removed_leftovers.append(f"{folder_name}/{leftover.name}")
+            with _held(owner) as held:
+                keep_partial = (
+                    folder_name == PARTIAL_DIR
+                    and not owner.is_complete()
+                    and not remove_all
+                    and (cutoff is None or _mtime(leftover) >= cutoff)
+                )
+                # in use, or a resumable download that only --all / --older-than drop
+                if held and not keep_partial:
+                    _remove_leftover(result, leftover, name)
     return result
+
+
+def _remove_leftover(result: PruneResult, path: Path, name: str) -> None:
+    result.freed += _size_of(path)
+    _remove(path)
+    result.removed_leftovers.append(name)
 
 
 def _flat_key_of(staging_name: str) -> str:
@@ -213,27 +308,21 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def run_cache_command(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
+def cache_result(
+    action: str,
+    *,
+    remove_all: bool = False,
+    older_than_days: float | None = None,
+    env: Mapping[str, str] | None = None,
+) -> CacheListing | CacheUsage | PruneResult:
+    """``list``, ``du`` or ``prune`` on the default cache (``MLENV_CACHE_DIR``)."""
     cache = Cache.default(env)
-    as_json = bool(getattr(args, "json", False))
-    if args.action in ("list", "du"):
-        listing = list_cache(cache)
-        if args.action == "du":
-            payload: dict[str, Any] = {
-                "root": str(cache.root),
-                "entries": len(listing.rows),
-                "total_size": listing.total_size,
-            }
-            text = f"{human_bytes(listing.total_size)}\t{cache.root} ({len(listing.rows)} entries)"
-        else:
-            payload, text = listing.to_dict(), repr(listing)
-        print(json.dumps(payload, indent=2, sort_keys=True) if as_json else text)
-        return 0
-    if args.action == "prune":
-        older_than = getattr(args, "older_than", None)
-        if older_than is not None and older_than < 0:
+    if action == "list":
+        return list_cache(cache)
+    if action == "du":
+        return cache_usage(cache)
+    if action == "prune":
+        if older_than_days is not None and not older_than_days >= 0:
             raise MlenvError("--older-than needs a number of days >= 0.")
-        result = prune_cache(cache, remove_all=bool(args.all), older_than_days=older_than)
-        print(json.dumps(result.to_dict(), indent=2, sort_keys=True) if as_json else repr(result))
-        return 0
-    raise MlenvError(f"Unknown cache action {args.action!r}; use list, du or prune.")
+        return prune_cache(cache, remove_all=remove_all, older_than_days=older_than_days)
+    raise MlenvError(f"Unknown cache action {action!r}; use list, du or prune.")

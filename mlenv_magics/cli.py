@@ -67,9 +67,11 @@ def _add_data(args: argparse.Namespace) -> int:
 
 
 def _cache(args: argparse.Namespace) -> int:
-    from .cache_command import run_cache_command
+    from .cache_command import cache_result
 
-    return run_cache_command(args)
+    result = cache_result(args.action, remove_all=args.all, older_than_days=args.older_than)
+    _show(result, args.json)
+    return 0
 
 
 def _show(result: object, as_json: bool) -> None:

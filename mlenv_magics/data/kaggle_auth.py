@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import secrets
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +40,14 @@ class KaggleCredentials:
     username: str | None = None
     secret: str = field(default="", repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        # A stray newline or space around a pasted value is dropped; one inside cannot be sent
+        # in a header, and the error names the source, never the value.
+        secret = _header_safe(self.secret, "token" if self.kind == "token" else "key", self)
+        object.__setattr__(self, "secret", secret)
+        if self.username is not None:
+            object.__setattr__(self, "username", _header_safe(self.username, "username", self))
+
     def __repr__(self) -> str:
         return f"KaggleCredentials(kind={self.kind!r}, source={self.source_name!r})"
 
@@ -49,6 +58,17 @@ class KaggleCredentials:
             return {"Authorization": f"Bearer {self.secret}"}
         pair = f"{self.username}:{self.secret}".encode()
         return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+
+
+def _header_safe(value: str, what: str, credentials: KaggleCredentials) -> str:
+    text = str(value).strip()
+    if any(not character.isprintable() or character.isspace() for character in text):
+        raise CredentialsError(
+            f"The Kaggle {what} from {credentials.source_name} contains a line break, a space"
+            " or another character that cannot be sent to Kaggle.",
+            fix=f"Copy the {what} again (a single line, nothing around it). " + LOGIN_WAYS,
+        )
+    return text
 
 
 # A login typed into the widget or the prompt during this process (not necessarily saved).
@@ -272,17 +292,31 @@ def save_login(credentials: KaggleCredentials, env: Mapping[str, str]) -> Path:
         payload: dict[str, str] = {"token": credentials.secret}
     else:
         payload = {"username": credentials.username or "", "key": credentials.secret}
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    temporary, descriptor = _new_private_file(path)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             json.dump(payload, handle)
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, path)
+        os.replace(temporary, path)  # a symlink at ``path`` is replaced, never followed
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
     return path
+
+
+def _new_private_file(path: Path) -> tuple[Path, int]:
+    """A new file next to ``path``, readable by the user only, under an unguessable name;
+    created exclusively and never through a symlink planted there."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(8):
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+        try:
+            return temporary, os.open(temporary, flags, 0o600)
+        except FileExistsError:
+            continue
+    raise CredentialsError(
+        f"Could not create a private temporary file in {path.parent}.",
+        fix="Check that folder's contents and permissions, then try again.",
+    )
 
 
 def credentials_from_form(username: str, key_or_token: str) -> KaggleCredentials | None:

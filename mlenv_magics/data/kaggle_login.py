@@ -7,9 +7,11 @@ ticks the box). Core ipywidgets only, so it renders with ipywidgets 7.7 and 8.x.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from typing import Any
 
+from ..errors import CredentialsError
 from .kaggle_auth import (
     TOKEN_PAGE,
     credentials_from_form,
@@ -39,7 +41,11 @@ def login_form(env: Mapping[str, str]) -> Any:
     status = widgets.HTML("")
 
     def on_click(_button: Any) -> None:
-        credentials = credentials_from_form(username.value, secret.value)
+        try:
+            credentials = credentials_from_form(username.value, secret.value)
+        except CredentialsError as error:
+            status.value = html.escape(error.message)
+            return
         if credentials is None:
             status.value = "Enter a token (or a username and a key)."
             return

@@ -19,6 +19,7 @@ from ..errors import (
     ServerError,
     TransferError,
 )
+from ..pathnames import checked_mount_name
 from .sources import KaggleCompetition, KaggleDataset
 
 if TYPE_CHECKING:
@@ -105,7 +106,8 @@ def attach(
         raise _attach_failure(source, payload)
     version = result.get("versionNumber")
     return Attached(
-        str(result["mountSlug"]), version if isinstance(version, int) and version else None
+        checked_mount_name(result["mountSlug"], "Kaggle's attach endpoint"),
+        version if isinstance(version, int) and version else None,
     )
 
 
@@ -232,7 +234,7 @@ def colab_cache_mount(
     payload = _json(mounted)
     if mounted.status_code != 200 or not isinstance(payload, dict) or not payload.get("slug"):
         return None
-    return str(payload["slug"])
+    return checked_mount_name(payload["slug"], "Colab's Kaggle cache")
 
 
 def _json(response: Any) -> Any:

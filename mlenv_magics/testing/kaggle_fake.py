@@ -165,6 +165,7 @@ class KaggleFake:
         self.user_secrets: dict[str, str] = {}
         self.attach_delay = 0.0  # seconds before an attached source appears under mount_root
         self.wrap_files_over: int | None = None  # single files at least this big come zipped
+        self.answer_mount_slug: str | None = None  # attach and Colab's mount answer this instead
         self.calls: list[Call] = []
         self._faults: dict[str, list[Fault]] = {}
         self._delays: dict[str, float] = {}
@@ -763,6 +764,8 @@ class _Handler(BaseHTTPRequestHandler):
             result = {"mountSlug": competition.slug, "versionNumber": 0}
         else:
             raise _Reply(200, {"wasSuccessful": False, "errors": ["Exactly one ref is required"]})
+        if fake.answer_mount_slug is not None:
+            result["mountSlug"] = fake.answer_mount_slug
         raise _Reply(200, {"wasSuccessful": True, "result": result})
 
     def _user_secret(self, body: dict[str, Any]) -> None:
@@ -793,7 +796,7 @@ class _Handler(BaseHTTPRequestHandler):
         version = version or dataset.current_version
         slug = f"{dataset.slug}" if not body.get("version") else f"{dataset.slug}-v{version}"
         fake._materialize(fake.colab_mount_root, slug, dataset.versions[version])
-        raise _Reply(200, {"slug": slug})
+        raise _Reply(200, {"slug": fake.answer_mount_slug or slug})
 
 
 _RPC: dict[tuple[str, str], Any] = {
