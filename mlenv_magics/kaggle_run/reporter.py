@@ -1,0 +1,23 @@
+"""How the core tells the front layer what a run is doing (the view renders it)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from .model import KaggleRun
+
+
+class RunReporter(Protocol):
+    def notice(self, text: str) -> None: ...
+    def status(self, run: KaggleRun) -> None: ...  # after the push and after every poll
+    def log(self, text: str) -> None: ...  # remote stdout/stderr; may come from another thread
+    def outputs(self, outputs: list[dict[str, Any]]) -> None: ...  # the remote rich outputs
+    def finished(self, run: KaggleRun) -> None: ...
+
+
+class SilentReporter:
+    def notice(self, text: str) -> None: ...
+    def status(self, run: KaggleRun) -> None: ...
+    def log(self, text: str) -> None: ...
+    def outputs(self, outputs: list[dict[str, Any]]) -> None: ...
+    def finished(self, run: KaggleRun) -> None: ...
