@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .runtime import HOSTS, Runtime, detect_runtime
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 HOST_OF_MAGIC = {"on_kaggle": "kaggle", "on_colab": "colab", "on_local": "local"}
 
@@ -25,6 +26,8 @@ _PLAIN_FIRST_LINE = re.compile(r"%%(on_kaggle|on_colab|on_local)(?:[ \t]+(?:-q|-
 
 
 def skip_message(magic: str, runtime: Runtime) -> str:
+    from .runtime import HOSTS
+
     wanted = HOST_OF_MAGIC[magic]
     return (
         f"skipped: %%{magic} runs this cell only on {HOSTS[wanted]}; this is {runtime.host_label}."
@@ -65,6 +68,8 @@ class HostCellTransformer:
         self.shell = shell
 
     def __call__(self, lines: list[str]) -> list[str]:
+        from .runtime import detect_runtime
+
         return rewrite_host_cell(lines, lambda: detect_runtime(shell=self.shell))
 
 

@@ -218,11 +218,10 @@ def seed_notebook_examples(fake: Any) -> None:
 # -- kernel --------------------------------------------------------------------------------
 
 
-def _kernel_manager(spec_root: Path) -> Any:
-    """A kernel manager that runs ipykernel on this very interpreter, whatever kernelspecs
-    happen to be installed on the machine."""
+def own_kernel_specs(spec_root: Path) -> Any:
+    """A kernelspec directory under ``spec_root`` with one kernel: ipykernel on this very
+    interpreter (``sys.executable``), whatever kernelspecs the machine has installed."""
     from jupyter_client.kernelspec import KernelSpecManager
-    from jupyter_client.manager import AsyncKernelManager
 
     spec_dir = spec_root / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True, exist_ok=True)
@@ -232,14 +231,42 @@ def _kernel_manager(spec_root: Path) -> Any:
         "language": "python",
     }
     (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
-    specs = KernelSpecManager(kernel_dirs=[str(spec_root / "kernels")])
+    return KernelSpecManager(kernel_dirs=[str(spec_root / "kernels")])
+
+
+def _kernel_manager(spec_root: Path, *, blocking: bool = False) -> Any:
+    from jupyter_client.manager import AsyncKernelManager, KernelManager
+
+    manager_class = KernelManager if blocking else AsyncKernelManager
     # Local sockets rather than TCP: nothing else on the machine can reach the kernel.
-    return AsyncKernelManager(
+    return manager_class(
         kernel_name=KERNEL_NAME,
-        kernel_spec_manager=specs,
+        kernel_spec_manager=own_kernel_specs(spec_root),
         transport="ipc",
         ip=str(spec_root / "kernel"),
     )
+
+
+@contextlib.contextmanager
+def own_kernel(
+    spec_root: Path, *, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> Iterator[Any]:
+    """A started kernel of this interpreter and its blocking client, shut down on exit."""
+    manager = _kernel_manager(spec_root, blocking=True)
+    options: dict[str, Any] = {}
+    if env is not None:
+        options["env"] = dict(env)
+    if cwd is not None:
+        options["cwd"] = str(cwd)
+    manager.start_kernel(**options)
+    client = manager.client()
+    try:
+        client.start_channels()
+        client.wait_for_ready(timeout=STARTUP_TIMEOUT_S)
+        yield client
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
 
 
 def execute_notebook(

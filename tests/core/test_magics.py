@@ -170,7 +170,7 @@ def test_exception_in_the_body_propagates_and_stops_the_cell(ip, capsys) -> None
     assert isinstance(result.error_in_exec, ZeroDivisionError)
 
 
-def test_interrupt_mid_cell_propagates(ip) -> None:  # type: ignore[no-untyped-def]
+def test_interrupt_mid_cell_propagates(ip, default_sigint) -> None:  # type: ignore[no-untyped-def]
     started = threading.Event()
     ip.user_ns["started"] = started
 
