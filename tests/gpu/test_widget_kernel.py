@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlenv_magics.gpu.report import WIDGET_MIME
+from mlenv_magics.testing.notebook_runner import own_kernel
 
 pytestmark = pytest.mark.kernel
 
@@ -27,15 +28,10 @@ report
 """
 
 
-def test_bare_report_in_a_kernel_carries_text_html_and_the_widget_view() -> None:
-    manager_module = pytest.importorskip("jupyter_client.manager")
-    manager, client = manager_module.start_new_kernel(kernel_name="python3")
+def test_bare_report_in_a_kernel_carries_text_html_and_the_widget_view(tmp_path: Path) -> None:
     messages: list[dict] = []  # type: ignore[type-arg]
-    try:
+    with own_kernel(tmp_path) as client:
         client.execute_interactive(CODE, timeout=60, output_hook=messages.append)
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
     errors = [m["content"] for m in messages if m["msg_type"] == "error"]
     assert not errors, errors
     printed = "".join(m["content"].get("text", "") for m in messages if m["msg_type"] == "stream")
