@@ -73,4 +73,42 @@ def _print_notice(text: str) -> None:
     print(text, flush=True)
 
 
-__all__ = ["add_data", "detect_runtime", "gpu_report"]
+def run_on_kaggle(
+    code_or_path: str | os.PathLike[str],
+    *,
+    accelerator: str = "none",
+    data: Sequence[str] | str = (),
+    out: str | os.PathLike[str] | None = None,
+    timeout: str | float = "12h",
+    kernel: str | None = None,
+    internet: bool = True,
+    detach: bool = False,
+    quiet: bool = False,
+    include_hidden: bool = False,
+) -> Any:
+    """Run cell code, or a ``.py``/``.ipynb`` file, as a private notebook on Kaggle's machines;
+    wait for it (status and log shown as it runs), download its output files into ``out``
+    and return a :class:`~mlenv_magics.kaggle_run.KaggleRun`. The options are those of
+    ``%%on_kaggle --remote``."""
+    from .kaggle_run import RunOptions
+    from .kaggle_run import run_on_kaggle as run
+    from .kaggle_run.options import accelerator as machine
+    from .kaggle_run.options import parse_duration
+    from .kaggle_run.view import make_view
+
+    machine(accelerator)
+    options = RunOptions(
+        accelerator=accelerator,
+        data=(data,) if isinstance(data, str) else tuple(data),
+        out=Path(out) if out is not None else None,
+        timeout=parse_duration(timeout),
+        kernel=kernel,
+        internet=internet,
+        detach=detach,
+        quiet=quiet,
+        include_hidden=include_hidden,
+    )
+    return run(code_or_path, options, reporter=make_view(quiet))
+
+
+__all__ = ["add_data", "detect_runtime", "gpu_report", "run_on_kaggle"]

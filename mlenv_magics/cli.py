@@ -74,6 +74,21 @@ def _cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kaggle(args: argparse.Namespace) -> int:
+    from .errors import BadSourceError
+    from .kaggle_run import RemoteOptionError, command
+
+    try:
+        if args.action == "run":
+            result: object = command.run_file(args)
+        else:
+            result = command.query(args, command.cli_view(args.json))
+    except (RemoteOptionError, BadSourceError) as exc:
+        raise _UsageError(f"mlenv kaggle {args.action}: error: {exc}") from None
+    _show(result, args.json)
+    return 0
+
+
 def _show(result: object, as_json: bool) -> None:
     from .displays import print_json
 
@@ -94,6 +109,11 @@ COMMANDS: dict[str, tuple[arguments.Define, str, Command]] = {
         _add_data,
     ),
     "cache": (arguments.define_cache, "inspect or clean the download cache", _cache),
+    "kaggle": (
+        arguments.define_kaggle_command,
+        "run a file on Kaggle's machines; a run's status, outputs; the quota",
+        _kaggle,
+    ),
 }
 
 

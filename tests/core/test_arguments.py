@@ -94,7 +94,7 @@ def test_kaggle_run_on_the_command_line_takes_the_same_remote_options() -> None:
         )
     )
     assert cli.pop("file") == "train.py" and cell.pop("remote") is True
-    assert cli.pop("action") == "run" and cli == cell
+    assert cli.pop("action") == "run" and cli.pop("json") is False and cli == cell
 
 
 @pytest.mark.parametrize("action", ["status", "output", "quota"])
