@@ -38,7 +38,8 @@ def test_bare_report_in_a_kernel_carries_text_html_and_the_widget_view(tmp_path:
     model_id = printed.split("VIEW ", 1)[1].split()[0]
     [result] = [m["content"]["data"] for m in messages if m["msg_type"] == "execute_result"]
     assert result["text/plain"].startswith("GPU report")
-    assert "<table>" in result["text/html"]
+    assert 'data-mlenv-card="0:mig3"' in result["text/html"]
+    assert "<style" not in result["text/html"]
     view = result[WIDGET_MIME]
     assert view["model_id"] == model_id and view["version_major"] == 2
     json.dumps(result)
