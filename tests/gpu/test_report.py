@@ -166,7 +166,7 @@ def test_widget_view_in_a_widget_frontend(report_for) -> None:  # type: ignore[n
     assert bundle[WIDGET_MIME]["version_major"] == 2
     [card] = view.cards.children  # one GPU card, its four MIG slices inside
     assert all(f'data-mlenv-card="0:mig{i}"' in card.value for i in range(4))
-    assert "0.0 / 19.5 GiB (0 %)" in card.value
+    assert "12 MiB / 19.5 GiB (0 %)" in card.value
     assert "4 MIG slices of NVIDIA A100-SXM4-80GB · 19.5 GiB each" in view.header.value
     view.refresh(report_for(H100, runtime=WIDGET_FRONTEND))
     [card] = view.cards.children
