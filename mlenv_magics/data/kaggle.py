@@ -25,7 +25,7 @@ from ..errors import (
     UnsupportedHostError,
 )
 from ..runtime import detect_runtime
-from .kaggle_api import COMPETITIONS, DATASETS, KaggleApi, Target
+from .kaggle_api import KaggleApi, Target
 from .kaggle_auth import (
     LOGIN_WAYS,
     KaggleCredentials,
@@ -306,35 +306,13 @@ class _Acquisition:
             else:
                 self._fetch_archive(api, entry, staging, version)
 
-    def _download_body(
-        self, version: int | None, file_name: str | None
-    ) -> tuple[str, str, dict[str, Any]]:
+    def _resolver(self, api: KaggleApi, version: int | None, file_name: str | None) -> Any:
         source = self.source
         if isinstance(source, KaggleDataset):
-            body: dict[str, Any] = {"ownerSlug": source.owner, "datasetSlug": source.slug}
-            if version is not None:
-                body["datasetVersionNumber"] = version
-            if file_name:
-                body["fileName"] = file_name
-            return DATASETS, "DownloadDataset", body
-        if file_name:
-            return (
-                COMPETITIONS,
-                "DownloadDataFile",
-                {
-                    "competitionName": source.slug,
-                    "fileName": file_name,
-                },
-            )
-        return COMPETITIONS, "DownloadDataFiles", {"competitionName": source.slug}
-
-    def _resolver(self, api: KaggleApi, version: int | None, file_name: str | None) -> Any:
-        service, method, body = self._download_body(version, file_name)
-
-        def resolve(_session: Any) -> str:
-            return api.signed_url(service, method, body, self.target)
-
-        return resolve
+            call = api.dataset_download(source.owner, source.slug, version, file_name)
+        else:
+            call = api.competition_download(source.slug, file_name)
+        return api.resolver(call, self.target)
 
     def _fetch_archive(
         self, api: KaggleApi, entry: CacheEntry, staging: Path, version: int | None

@@ -11,7 +11,7 @@ fix, as ``MlenvError`` subclasses.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import requests
     from kagglesdk.kaggle_object import KaggleObject
 
-    from ..transfer import TransferPolicy
+    from ..transfer import BodyHere, TransferPolicy
 
 DATASETS = "datasets.DatasetApiService"
 COMPETITIONS = "competitions.CompetitionApiService"
@@ -82,10 +82,6 @@ class DownloadAnswer:
 class ModelInstance:
     version: int  # the latest version of the variation
     total_bytes: int | None
-
-
-class KaggleApiError(MlenvError):
-    """Base for errors raised here (each is also one of the user-facing subclasses)."""
 
 
 class KaggleApi:
@@ -193,16 +189,16 @@ class KaggleApi:
             fix="Try again later; if it persists, report it with the command you ran.",
         )
 
-    def signed_url(self, service: str, method: str, body: Mapping[str, Any], target: Target) -> str:
-        """A download RPC whose answer must be a redirect; return the signed URL."""
-        answer = self.download(DownloadCall(service, method, body), target)
-        if answer.url is None:
-            answer.response.close()
-            raise ServerError(
-                f"Kaggle answered {method} for {target.ref} without a download link.",
-                fix="Try again later; if it persists, report it with the command you ran.",
-            )
-        return answer.url
+    def resolver(self, call: DownloadCall, target: Target) -> Callable[[Any], str | BodyHere]:
+        """A ``RemoteFile.resolve`` for a download RPC: the signed URL it redirects to, or the
+        bytes when it answers with them."""
+        from ..transfer import BodyHere
+
+        def resolve(_session: Any) -> str | BodyHere:
+            answer = self.download(call, target)
+            return answer.url if answer.url is not None else BodyHere(answer.response)
+
+        return resolve
 
     # ----------------------------------------------------------------- datasets
     def dataset_version(self, owner: str, slug: str, target: Target) -> int:
