@@ -40,6 +40,8 @@ def _gpu(args: argparse.Namespace) -> int:
     from . import displays, gpu_command
 
     options = gpu_command.GpuOptions.from_args(args, error=_UsageError)
+    if options.live is not None or options.stop:
+        raise _UsageError(f"mlenv gpu: error: {gpu_command.LIVE_NEEDS_WIDGETS}")
     if options.watch is not None:
         gpu_command.watch(options, displays.JsonLines() if args.json else displays.TextLines())
         return 0

@@ -65,6 +65,11 @@ class MlenvMagics(Magics):
         from . import displays, gpu_command
 
         options = gpu_command.GpuOptions.from_args(args, error=UsageError)
+        if options.stop:
+            print(gpu_command.stop_live())
+            return None
+        if options.live is not None:
+            return gpu_command.start_live(options, error=UsageError)
         if options.watch is not None:
             view = displays.JsonLines() if args.json else displays.NotebookDisplay()
             gpu_command.watch(options, view)
