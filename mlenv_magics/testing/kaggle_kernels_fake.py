@@ -492,9 +492,10 @@ class KernelsFake:
 
     def _output_url(self, kernel: FakeKernel, session: FakeSession, name: str) -> str:
         blob = f"kernels/{kernel.ref}/v{session.version}/output/{name}"
-        url = self.fake._blob_url(
+        self.fake._blob_url(
             ("k", kernel.ref, str(session.version), name), blob, session.outputs[name]
         )
+        url = str(self.fake.blobs.url_for(blob))  # signed now
         if self.expire_output_urls and blob not in self._expired:
             self._expired.add(blob)
             self.fake.blobs.expire(blob)  # the URL just made is stale when it is fetched
@@ -590,23 +591,31 @@ class KernelsFake:
         handler.send_response(200)
         handler.send_header("Content-Type", "text/event-stream")
         handler.send_header("Cache-Control", "no-cache")
-        handler.send_header("Connection", "close")
+        handler.send_header("Transfer-Encoding", "chunked")
         handler.end_headers()
+
+        def chunk(data: bytes) -> None:
+            handler.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            handler.wfile.flush()
+
         sent = 0
         try:
             while not self._stopping:
                 events = session.log_events()
-                for event in events[sent:]:
-                    handler.wfile.write(b"data: " + json.dumps(event).encode() + b"\n\n")
+                if events[sent:]:
+                    chunk(
+                        b"".join(
+                            b"data: " + json.dumps(e).encode() + b"\n\n" for e in events[sent:]
+                        )
+                    )
                 sent = len(events)
-                handler.wfile.flush()
                 if session.status not in ACTIVE:
                     if len(session.log_events()) == sent:
                         break
                     continue
                 time.sleep(STREAM_POLL_S)
-            handler.wfile.write(b"data: END_OF_LOG\n\n")
-            handler.wfile.flush()
+            chunk(b"data: END_OF_LOG\n\n")
+            handler.wfile.write(b"0\r\n\r\n")
         except OSError:
             pass  # the client went away (Ctrl-C, or the stream was closed)
         return True
