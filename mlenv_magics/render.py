@@ -77,11 +77,6 @@ def box(title: str, inner_html: str) -> str:
     return f'<div class="mlenv">{STYLE}<b>{esc(title)}</b>{inner_html}</div>'
 
 
-def paragraph(text: str, css_class: str = "") -> str:
-    cls = f' class="{css_class}"' if css_class else ""
-    return f"<p{cls}>" + "<br>".join(esc(line) for line in text.splitlines()) + "</p>"
-
-
 def human_bytes(n: int | None) -> str:
     if n is None:
         return NA

@@ -21,7 +21,6 @@ class Situation:
     wsl: bool = False
     container: bool = False
     driver_problem: str | None = None
-    tpu_runtime: bool = False
     driver_fixes: tuple[str, ...] = ()
 
 
@@ -194,10 +193,6 @@ def guidance(situation: Situation) -> Guidance:
             ),
         )
     return _local(situation)
-
-
-def guidance_text(situation: Situation) -> str:
-    return guidance(situation).text()
 
 
 def batch_note(host: str, run_type: str | None) -> str | None:

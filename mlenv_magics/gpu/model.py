@@ -151,8 +151,3 @@ class ProbeResult:
 
 def no_gpu(*notes: str, fixes: list[str] | None = None) -> ProbeResult:
     return ProbeResult(backend="none", notes=list(notes), fixes=list(fixes or []))
-
-
-def label_owner(processes: list[GpuProcess], own_pid: int) -> None:
-    for process in processes:
-        process.owner = "this kernel" if process.pid == own_pid else "other"

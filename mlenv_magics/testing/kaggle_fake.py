@@ -853,16 +853,6 @@ def seed_demo(fake: KaggleFake) -> None:
         fake.colab_cached.add(DEMO_DATASET)
 
 
-def serve_demo(mount_root: Path | None = None, print_env: bool = True) -> KaggleFake:
-    """Start a seeded fake and print the ``export`` lines a kernel needs to use it."""
-    fake = KaggleFake(mount_root=mount_root).start()
-    seed_demo(fake)
-    if print_env:
-        for name, value in sorted(fake.env().items()):
-            print(f"export {name}={value}", flush=True)
-    return fake
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m mlenv_magics.testing.kaggle_fake",
