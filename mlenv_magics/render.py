@@ -1,7 +1,7 @@
 """Text and HTML building blocks shared by every result object.
 
-Plain functions over strings: no IPython, no widgets. Widget views live in
-``widgets.py`` and are only one more renderer of the same result objects.
+Plain functions over strings: no IPython, no widgets. A widget view (``gpu/widget.py``) is
+only one more renderer of the same result objects.
 """
 
 from __future__ import annotations
