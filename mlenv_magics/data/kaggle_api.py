@@ -189,14 +189,21 @@ class KaggleApi:
             fix="Try again later; if it persists, report it with the command you ran.",
         )
 
+    def signed_url(
+        self, service: str, method: str, body: Mapping[str, Any], target: Target
+    ) -> str | BodyHere:
+        """A download RPC's answer, as ``RemoteFile.resolve`` returns it: the signed URL it
+        redirects to, or the bytes (:class:`~mlenv_magics.transfer.BodyHere`)."""
+        from ..transfer import BodyHere
+
+        answer = self.download(DownloadCall(service, method, body), target)
+        return answer.url if answer.url is not None else BodyHere(answer.response)
+
     def resolver(self, call: DownloadCall, target: Target) -> Callable[[Any], str | BodyHere]:
         """A ``RemoteFile.resolve`` for a download RPC: the signed URL it redirects to, or the
         bytes when it answers with them."""
-        from ..transfer import BodyHere
-
         def resolve(_session: Any) -> str | BodyHere:
-            answer = self.download(call, target)
-            return answer.url if answer.url is not None else BodyHere(answer.response)
+            return self.signed_url(call.service, call.method, call.body, target)
 
         return resolve
 
