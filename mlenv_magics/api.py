@@ -5,16 +5,23 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .runtime import current_shell, detect_runtime
 
+if TYPE_CHECKING:
+    from .gpu import GpuReport
+    from .kaggle_run import KaggleRun
 
-def gpu_report(**options: Any) -> Any:
-    """Probe GPUs and TPUs; see :class:`mlenv_magics.gpu.GpuReport`."""
+
+def gpu_report(*, env: Mapping[str, str] | None = None, shell: Any = None) -> GpuReport:
+    """Probe GPUs, TPUs and frameworks (NVML, else ``nvidia-smi``; nothing is imported).
+
+    ``env`` replaces ``os.environ``; ``shell`` is the IPython shell (default: the running one).
+    """
     from .gpu import gpu_report as probe
 
-    return probe(**options)
+    return probe(env=env, shell=shell)
 
 
 def add_data(
@@ -85,7 +92,7 @@ def run_on_kaggle(
     detach: bool = False,
     quiet: bool = False,
     include_hidden: bool = False,
-) -> Any:
+) -> KaggleRun:
     """Run cell code, or a ``.py``/``.ipynb`` file, as a private notebook on Kaggle's machines;
     wait for it (status and log shown as it runs), download its output files into ``out``
     and return a :class:`~mlenv_magics.kaggle_run.KaggleRun`. The options are those of
