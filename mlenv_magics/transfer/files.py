@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ServerError
 from .http import redact_url
@@ -27,6 +27,16 @@ class BodyHere:
     response: Any
 
 
+class SpanWatcher(Protocol):
+    """Told which bytes of a download are on disk, as they land (an extractor follows them)."""
+
+    def restart(self, size: int | None) -> None:
+        """The partial file starts over (``size``: the total, when known); nothing counts."""
+
+    def add(self, start: int, end: int) -> None:
+        """Bytes ``start``..``end`` (exclusive) are written to the partial file."""
+
+
 @dataclass(frozen=True)
 class RemoteFile:
     """One file to download.
@@ -44,6 +54,7 @@ class RemoteFile:
     size: int | None = None  # expected size, when the source knows it
     md5: str | None = None  # expected hex md5, when the source knows it (Drive md5Checksum)
     validator: str | None = None  # a source-side version tag (ETag, Drive md5) for resume
+    watcher: SpanWatcher | None = field(default=None, repr=False, compare=False)
 
     def __repr__(self) -> str:  # a signed URL's query is a credential: never shown
         url = redact_url(self.url) if self.url else None
