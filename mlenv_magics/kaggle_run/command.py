@@ -8,15 +8,19 @@ import sys
 from pathlib import Path
 
 from .model import KaggleRun, QuotaReport
-from .options import RunOptions, accelerator, parse_duration
+from .options import RunOptions, accelerator, kernel_ref, parse_duration
 from .reporter import RunReporter, SilentReporter
 from .run import kaggle_output, kaggle_quota, kaggle_status, run_on_kaggle
+from .sources import attached_sources
 from .view import TextView, make_view
 
 
 def options_from_args(args: argparse.Namespace) -> RunOptions:
     """Raises RemoteOptionError (the caller's usage error) for a bad value."""
     accelerator(args.accelerator)
+    attached_sources(args.data or ())
+    if args.kernel:
+        kernel_ref(args.kernel)
     return RunOptions(
         accelerator=args.accelerator,
         data=tuple(args.data or ()),

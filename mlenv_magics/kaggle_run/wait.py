@@ -212,7 +212,8 @@ class LogFollower:
                     sock.shutdown(socket.SHUT_RDWR)
             with suppress(Exception):
                 response.close()
-        self._thread.join(timeout=5)
+        if self._thread.ident is not None:
+            self._thread.join(timeout=5)
 
     def finish(self, final_log: str, wait_s: float = 5.0) -> None:
         """Let the stream deliver its end (bounded), stop it, then deliver the final log's rest."""
