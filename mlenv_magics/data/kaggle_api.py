@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import (
@@ -197,7 +198,10 @@ class KaggleApi:
         from ..transfer import BodyHere
 
         answer = self.download(DownloadCall(service, method, body), target)
-        return answer.url if answer.url is not None else BodyHere(answer.response)
+        if answer.url is not None:
+            return answer.url
+        disposition = answer.response.headers.get("Content-Disposition") or ""
+        return BodyHere(answer.response, attachment_name(disposition))
 
     def resolver(self, call: DownloadCall, target: Target) -> Callable[[Any], str | BodyHere]:
         """A ``RemoteFile.resolve`` for a download RPC: the signed URL it redirects to, or the
@@ -435,6 +439,16 @@ def model_framework(key: str) -> Any:
         f"The installed kagglesdk does not know the model framework {key!r}.",
         fix="Update kagglesdk (pip install -U kagglesdk), or check the framework's name.",
     )
+
+
+def attachment_name(disposition: str) -> str | None:
+    """The file name in a ``Content-Disposition`` header (``filename*=`` or ``filename=``)."""
+    from email.message import Message
+
+    message = Message()
+    message["Content-Disposition"] = disposition
+    name = message.get_filename()
+    return str(PurePosixPath(name.replace("\\", "/")).name) or None if name else None
 
 
 def _latest_version(number: Any, target: Target, pin: str) -> int:

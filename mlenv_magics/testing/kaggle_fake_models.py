@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 from urllib.request import ProxyHandler, build_opener
 
 MODELS = "models.ModelApiService"
@@ -423,6 +423,8 @@ def send_inline(handler: Any, location: str) -> None:
     with opener.open(location, timeout=30) as blob:
         handler.send_response(200)
         handler.send_header("Content-Type", guessed or blob.headers.get("Content-Type") or "")
+        name = PurePosixPath(unquote(urlsplit(location).path)).name
+        handler.send_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(name)}")
         length = blob.headers.get("Content-Length")
         if length is not None:
             handler.send_header("Content-Length", length)

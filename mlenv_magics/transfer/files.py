@@ -22,9 +22,11 @@ SIDECAR_SUFFIX = ".part.json"
 class BodyHere:
     """What ``RemoteFile.resolve`` returns when the answer to its own request already carries
     the bytes (a download RPC answering 200 instead of redirecting): that open, streaming
-    response. A retry or a resume calls ``resolve`` again."""
+    response. A retry or a resume calls ``resolve`` again. ``name``: the file name the answer
+    gives the bytes (``Content-Disposition``), when it does."""
 
     response: Any
+    name: str | None = None
 
 
 class SpanWatcher(Protocol):
