@@ -77,7 +77,12 @@ def test_an_error_in_the_body_is_the_cells_error(kernel: Any) -> None:
 
 
 def test_interrupting_the_body_fails_the_cell(kernel: Any) -> None:
-    code = "%%on_local\nimport time\nprint('started', flush=True)\ntime.sleep(60)\nfinished = 1\n"
+    # Short sleeps: the kernel's SIGINT may land on another thread, and Python acts on it at
+    # the main thread's next step, which one long sleep would postpone.
+    code = (
+        "%%on_local\nimport time\nprint('started', flush=True)\n"
+        "for _ in range(6000):\n    time.sleep(0.01)\nfinished = 1\n"
+    )
     msg_id = kernel.execute(code, stop_on_error=False)
     while True:  # wait for the body to be running, then press the kernel's stop button
         message = kernel.get_iopub_msg(timeout=TIMEOUT_S)
