@@ -31,6 +31,7 @@ def add_data(
     to: str | os.PathLike[str] | None = None,
     force: bool = False,
     offline: bool = False,
+    keep_archive: bool = False,
     quiet: bool = False,
     env: Mapping[str, str] | None = None,
     shell: Any = None,
@@ -41,8 +42,9 @@ def add_data(
     available locally and return its directory.
 
     ``files`` keeps only these names or globs; ``to`` places the data in that folder;
-    ``force`` fetches again; ``offline`` uses mounts and the cache only; ``quiet`` shows no
-    progress and no summary line.
+    ``force`` fetches again; ``offline`` uses mounts and the cache only; ``keep_archive`` keeps
+    a downloaded archive in the data folder beside what it held; ``quiet`` shows no progress
+    and no summary line.
     """
     from .data import AddDataOptions, acquire
     from .data.sources import parse_source
@@ -59,6 +61,7 @@ def add_data(
         to=Path(to) if to is not None else None,
         force=force,
         offline=offline,
+        keep_archive=keep_archive,
         progress=progress,
         env=dict(os.environ if env is None else env),
         shell=shell if shell is not None else current_shell(),

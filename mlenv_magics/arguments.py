@@ -67,6 +67,12 @@ def define_add_data(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="fetch again even if cached")
     parser.add_argument("--offline", action="store_true", help="use mounts or the cache only")
     parser.add_argument(
+        "--keep-archive",
+        action="store_true",
+        help="keep the downloaded zip or tar.gz in the data folder (default: removed once"
+        " extracted)",
+    )
+    parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bars, no summary line"
     )
 

@@ -60,6 +60,7 @@ def _add_data(args: argparse.Namespace) -> int:
             to=args.to,
             force=args.force,
             offline=args.offline,
+            keep_archive=args.keep_archive,
             quiet=args.quiet,
         )
     except BadSourceError as exc:

@@ -91,6 +91,7 @@ class MlenvMagics(Magics):
                 to=args.to,
                 force=args.force,
                 offline=args.offline,
+                keep_archive=args.keep_archive,
                 quiet=args.quiet,
             )
         except BadSourceError as exc:

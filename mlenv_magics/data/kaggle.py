@@ -317,30 +317,27 @@ class _Acquisition:
     def _fetch_archive(
         self, api: KaggleApi, entry: CacheEntry, staging: Path, version: int | None
     ) -> None:
-        from ..archives import extract
-        from ..transfer import RemoteFile, TransferPolicy, fetch_files
+        from ..extract import fetch_and_extract
+        from ..transfer import RemoteFile
 
         archive_name = f"{self.source.slug}.zip"
-        fetched_dir = entry.partial_dir / "fetched"
         remote = RemoteFile(relpath=archive_name, resolve=self._resolver(api, version, None))
-        fetched = fetch_files(
-            self.session,
-            [remote],
-            fetched_dir,
-            partial_dir=entry.partial_dir,
-            policy=self.options.policy or TransferPolicy(),
-            progress=self.options.progress,
-        )
-        try:
-            extract(fetched[0].path, staging)
+        try:  # extracted while it downloads; verified whole before anything is published
+            fetch_and_extract(
+                self.session,
+                remote,
+                staging,
+                partial_dir=entry.partial_dir,
+                policy=self.options.policy,
+                progress=self.options.progress,
+                keep_archive=self.options.keep_archive,
+            )
         except ArchiveError as error:
             raise ArchiveError(
                 f"The archive Kaggle sent for {self.source.label} cannot be used: {error.message}",
                 fix="Run again with --force to download it again; if it persists, report it to"
                 f" the owner at {self.source.web_url}",
             ) from None
-        finally:
-            shutil.rmtree(fetched_dir, ignore_errors=True)
 
     def _fetch_selected(
         self,

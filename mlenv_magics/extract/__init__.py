@@ -18,7 +18,7 @@ from pathlib import Path
 from .coverage import Coverage, DownloadRestarted, DownloadStopped
 from .covered_file import CoveredFile
 from .entries import EntryDone
-from .pipeline import ArchiveFetch, fetch_and_extract
+from .pipeline import ArchiveFetch, fetch_and_extract, keep_archive_path
 from .tar_stream import compression_of, extract_tar
 from .zip_stream import extract_zip
 
@@ -30,6 +30,7 @@ __all__ = [
     "DownloadStopped",
     "extract_streaming",
     "fetch_and_extract",
+    "keep_archive_path",
     "kind_from_name",
     "streamed_kind",
 ]

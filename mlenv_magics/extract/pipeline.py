@@ -47,7 +47,7 @@ def fetch_and_extract(
     policy: TransferPolicy | None = None,
     progress: ProgressSink | None = None,
     select: Callable[[str], bool] | None = None,
-    keep_archive: Path | None = None,
+    keep_archive: bool = False,
     on_entry: EntryDone | None = None,
 ) -> ArchiveFetch:
     """Download the archive ``remote`` and extract it into ``staging`` while it arrives.
@@ -56,13 +56,15 @@ def fetch_and_extract(
     entry's CRC-32 (zip) or the stream's CRC-32 (gzip) verified; on any error nothing in
     ``staging`` may be published (the caller's ``publish`` discards it). The partial download
     stays in ``partial_dir`` after an interruption, so a rerun re-sends only what is missing;
-    a corrupt or hostile archive is thrown away. ``keep_archive`` is where to move the
-    verified archive; by default it is deleted. ``label`` names the archive in messages.
+    a corrupt or hostile archive is thrown away. ``keep_archive`` moves the verified archive
+    into ``staging`` (see :func:`keep_archive_path`); by default it is deleted. ``label``
+    names the archive in messages.
     """
     from ..errors import ArchiveError
     from ..transfer import fetch_files
     from ..transfer.files import partial_path, safe_relpath
     from ..transfer.policy import DEFAULT_POLICY
+    from . import kind_from_name
 
     policy = policy or DEFAULT_POLICY
     relpath = str(safe_relpath(remote.relpath))
@@ -74,7 +76,8 @@ def fetch_and_extract(
     if reused:
         coverage.finish(final.stat().st_size)
     paths = [partial_path(partial_dir, remote.relpath), final]
-    extraction = _Extraction(paths, coverage, staging, archive, policy, select, on_entry)
+    kind = kind_from_name(relpath)
+    extraction = _Extraction(paths, coverage, staging, archive, kind, policy, select, on_entry)
     cancel = threading.Event()
     extraction.start(cancel)
     try:
@@ -104,12 +107,21 @@ def fetch_and_extract(
         raise
     size = final.stat().st_size
     kept = None
-    if keep_archive is not None:
-        keep_archive.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(final, keep_archive)
-        kept = keep_archive
+    if keep_archive:
+        kept = keep_archive_path(staging, relpath)
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(final, kept)
     _discard(final)
     return ArchiveFetch(names, size, reused, kept)
+
+
+def keep_archive_path(staging: Path, name: str) -> Path:
+    """Where ``--keep-archive`` keeps an archive: in the data folder under its own name, or in
+    ``.mlenv-archive/`` when an extracted entry already has that name."""
+    leaf = Path(name).name
+    if (staging / leaf).exists() or (staging / leaf).is_symlink():
+        return staging / ".mlenv-archive" / leaf
+    return staging / leaf
 
 
 def _verified_earlier(final: Path) -> bool:
@@ -142,6 +154,7 @@ class _Extraction:
         coverage: Coverage,
         staging: Path,
         archive: Path,
+        kind: str | None,
         policy: TransferPolicy,
         select: Callable[[str], bool] | None,
         on_entry: EntryDone | None,
@@ -150,6 +163,7 @@ class _Extraction:
         self.coverage = coverage
         self.staging = staging
         self.archive = archive
+        self.kind = kind
         self.policy = policy
         self.select = select
         self.on_entry = on_entry
@@ -174,6 +188,7 @@ class _Extraction:
                         source,
                         self.staging,
                         archive=self.archive,
+                        kind=self.kind,
                         free_space=self.policy.free_space,
                         select=self.select,
                         on_entry=self.on_entry,
