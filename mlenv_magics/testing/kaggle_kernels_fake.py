@@ -47,6 +47,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 SERVICE = "kernels.KernelsApiService"
+WAIT_PATH = "/_fake/kernels/wait-for-change"  # test kit only: no such endpoint on Kaggle
 STREAM_PREFIXES = ("/v1/kernels/logs/stream/", "/api/v1/kernels/logs/stream/")
 NOTEBOOK_OUTPUT = "__notebook__.ipynb"
 ACTIVE = frozenset({"QUEUED", "RUNNING", "NEW_SCRIPT", "CANCEL_REQUESTED"})
@@ -145,6 +146,7 @@ class KernelsFake:
             }
         )
         fake.get_extensions.append(self._log_stream)
+        fake.get_extensions.append(self._wait_endpoint)
 
     # ----------------------------------------------------------------- test controls
     def reject_push(self, message: str = "Maximum batch GPU session count of 2 reached.") -> None:
@@ -553,6 +555,18 @@ class KernelsFake:
                 "tpuQuota": dict(self.tpu_quota),
             },
         )
+
+    def _wait_endpoint(self, handler: Any, path: str) -> bool:
+        """``GET /_fake/kernels/wait-for-change?timeout=S``: :meth:`wait_for_change` over HTTP,
+        so a client in another process can wait on the fake's events instead of sleeping."""
+        if path != WAIT_PATH:
+            return False
+        from .kaggle_fake import _Reply
+
+        query = parse_qs(urlsplit(handler.path).query)
+        timeout = min(float((query.get("timeout") or ["60"])[0]), 120.0)
+        handler._answer(_Reply(200, {"changed": self.wait_for_change(timeout)}))
+        return True
 
     # ----------------------------------------------------------------- log stream
     def _log_stream(self, handler: Any, path: str) -> bool:
