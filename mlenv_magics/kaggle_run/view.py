@@ -8,6 +8,7 @@ import html
 import os
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
@@ -146,6 +147,8 @@ class WidgetView:
             '<pre class="mlenv-kaggle-log" style="max-height:18em;overflow:auto;margin:2px 0;'
             f'font-size:12px">{body}</pre>'
         )
+        if self._run is not None:
+            self.status(self._run)  # the elapsed time moves on with the log
 
     def outputs(self, outputs: list[dict[str, Any]]) -> None:
         if outputs:
