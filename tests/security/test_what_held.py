@@ -45,9 +45,10 @@ def _calls_and_keywords(tree: ast.AST) -> list[str]:
                 if (keyword.arg, value) in (("shell", "True"), ("verify", "False")):
                     found.append(f"{keyword.arg}={value}")
         elif isinstance(node, ast.Import | ast.ImportFrom):
-            names = [alias.name for alias in node.names]
-            module = node.module if isinstance(node, ast.ImportFrom) else None
-            for name in [module, *names]:
+            names: list[str | None] = [alias.name for alias in node.names]
+            if isinstance(node, ast.ImportFrom):
+                names.append(node.module)
+            for name in names:
                 if name and name.split(".")[0] in ("pickle", "marshal", "shelve", "dill"):
                     found.append(f"import {name}")
     return found
