@@ -48,9 +48,9 @@ def _calls_and_keywords(tree: ast.AST) -> list[str]:
             names: list[str | None] = [alias.name for alias in node.names]
             if isinstance(node, ast.ImportFrom):
                 names.append(node.module)
-            for name in names:
-                if name and name.split(".")[0] in ("pickle", "marshal", "shelve", "dill"):
-                    found.append(f"import {name}")
+            for imported in names:
+                if imported and imported.split(".")[0] in ("pickle", "marshal", "shelve", "dill"):
+                    found.append(f"import {imported}")
     return found
 
 
