@@ -116,13 +116,16 @@ class KaggleApi:
         from ..transfer import TransferPolicy, send
 
         url = f"{self.base}/v1/{service}/{method}"
+        headers = self._headers()
+        if stream:  # a download answered with the bytes: sizes and hashes describe them as stored
+            headers["Accept-Encoding"] = "identity"
         return send(
             self.session,
             "POST",
             url,
             policy=self.policy or TransferPolicy(),
             json=dict(body),
-            headers=self._headers(),
+            headers=headers,
             allow_redirects=redirect,
             stream=stream,
         )
