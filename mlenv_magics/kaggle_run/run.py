@@ -130,7 +130,13 @@ def _wait(
 
     try:
         final = wait_for_end(
-            client, pushed.kernel, pushed.baseline, options.timeout, on_poll, timing
+            client,
+            pushed.kernel,
+            pushed.baseline,
+            options.timeout,
+            on_poll,
+            timing,
+            wake=follower.ended,
         )
     except (KeyboardInterrupt, WaitTimeoutError) as stop:
         follower.stop()

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ServerError, TransferError
@@ -30,6 +30,10 @@ END_OF_LOG = "END_OF_LOG"
 class WaitClock:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    # waits up to the seconds, returning early once the event is set (the log ended)
+    wait: Callable[[threading.Event, float], object] = field(
+        default=lambda event, seconds: event.wait(seconds)
+    )
 
 
 def default_timing() -> WaitClock:
@@ -53,13 +57,16 @@ def wait_for_end(
     on_poll: Callable[[Poll], None],
     timing: WaitClock | None = None,
     interval_cap: float = MAX_INTERVAL,
+    wake: threading.Event | None = None,
 ) -> Poll:
     """Poll the latest session until it ends; return its final status.
 
     Right after a push Kaggle may still report the previous session: a finished status equal
     to ``baseline`` counts only once a queued or running status was seen, or after
     ``STALE_GRACE`` seconds. A 404 or ``{}`` means not visible yet, i.e. queued. Raises
-    WaitTimeoutError when ``timeout`` passes; KeyboardInterrupt passes through.
+    WaitTimeoutError when ``timeout`` passes; KeyboardInterrupt passes through. Between two
+    calls it waits at least 5 s, and the rest of the interval only until ``wake`` is set (the
+    live log ended, so the status is worth asking for now).
     """
     timing = timing or default_timing()
     latest = KernelRef(kernel.owner, kernel.slug)  # only the latest session can be watched
@@ -106,7 +113,13 @@ def wait_for_end(
                 fix=f"Fetch the results later: %mlenv_kaggle output {kernel.ref}"
                 f" (status: %mlenv_kaggle status {kernel.ref}). Watch it at {kernel.url}",
             )
-        timing.sleep(min(interval, remaining))
+        pause = min(interval, remaining)
+        timing.sleep(MIN_INTERVAL)  # never two status calls less than 5 s apart
+        if pause > MIN_INTERVAL:
+            if wake is None:
+                timing.sleep(pause - MIN_INTERVAL)
+            elif not wake.is_set():
+                timing.wait(wake, pause - MIN_INTERVAL)  # the log's end: look now
         interval = min(max(interval * GROWTH, MIN_INTERVAL), max(interval_cap, MIN_INTERVAL))
 
 

@@ -21,18 +21,29 @@ class FakeTime:
     fake: Any = None
     now: float = 0.0
     sleeps: list[float] = field(default_factory=list)
+    waits: list[float] = field(default_factory=list)
+    pauses: list[float] = field(default_factory=list)  # seconds between two status calls
 
     def clock(self) -> float:
         return self.now
 
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
+        self.pauses.append(seconds)
         self.now += seconds
         if self.fake is not None and not self.fake.kernels.wait_for_change(EVENT_TIMEOUT_S):
             raise AssertionError("the fake did not change within the safety timeout")
 
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        self.waits.append(seconds)
+        self.pauses[-1] += seconds
+        self.now += seconds
+        if self.fake is not None and not event.is_set():
+            self.fake.kernels.wait_for_change(EVENT_TIMEOUT_S)
+        return event.is_set()
+
     def timing(self) -> WaitClock:
-        return WaitClock(clock=self.clock, sleep=self.sleep)
+        return WaitClock(clock=self.clock, sleep=self.sleep, wait=self.wait)
 
 
 class Recorder:
