@@ -11,11 +11,18 @@ from typing import Any
 from ._version import __version__
 from .errors import MlenvError
 
-__all__ = ["MlenvError", "__version__", "add_data", "detect_runtime", "gpu_report"]
+__all__ = [
+    "MlenvError",
+    "__version__",
+    "acquire_data",
+    "add_data",
+    "detect_runtime",
+    "gpu_report",
+]
 
 
 def __getattr__(name: str) -> Any:
-    if name in {"add_data", "detect_runtime", "gpu_report"}:
+    if name in {"acquire_data", "add_data", "detect_runtime", "gpu_report"}:
         from . import api
 
         return getattr(api, name)
