@@ -17,7 +17,9 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 TARGET_MS = 50.0
@@ -57,23 +59,19 @@ TORCH_CODE = (
 def in_kernel(repeat: int) -> dict[str, Any]:
     """Run the measurement inside a real IPython kernel (jupyter_client), else a shell."""
     code = KERNEL_CODE.format(repeat=repeat)
-    try:
-        from jupyter_client.manager import start_new_kernel
+    from mlenv_magics.testing.notebook_runner import own_kernel
 
-        manager, client = start_new_kernel(kernel_name="python3")
-    except Exception as exc:  # no jupyter_client / kernelspec: measure in an IPython shell
-        return in_shell(code, f"IPython shell (kernel failed: {type(exc).__name__})")
+    output: list[str] = []
     try:
-        output: list[str] = []
-        client.execute_interactive(
-            code,
-            timeout=120,
-            output_hook=lambda msg: output.append(msg["content"].get("text", "")),
-        )
-        return _parse("".join(output), "MLENV-BENCH", "ipykernel")
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
+        with tempfile.TemporaryDirectory() as spec_root, own_kernel(Path(spec_root)) as client:
+            client.execute_interactive(
+                code,
+                timeout=120,
+                output_hook=lambda msg: output.append(msg["content"].get("text", "")),
+            )
+    except (ImportError, RuntimeError) as exc:  # no jupyter_client / the kernel did not start
+        return in_shell(code, f"IPython shell (kernel failed: {type(exc).__name__})")
+    return _parse("".join(output), "MLENV-BENCH", "ipykernel")
 
 
 def in_shell(code: str, label: str) -> dict[str, Any]:

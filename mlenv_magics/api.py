@@ -16,15 +16,20 @@ from .runtime import current_shell, detect_runtime
 
 if TYPE_CHECKING:
     from .data import DataResult
+    from .gpu import GpuReport
+    from .kaggle_run import KaggleRun
     from .progress import ProgressSink
     from .transfer import TransferPolicy
 
 
-def gpu_report(**options: Any) -> Any:
-    """Probe GPUs and TPUs; see :class:`mlenv_magics.gpu.GpuReport`."""
+def gpu_report(*, env: Mapping[str, str] | None = None, shell: Any = None) -> GpuReport:
+    """Probe GPUs, TPUs and frameworks (NVML, else ``nvidia-smi``; nothing is imported).
+
+    ``env`` replaces ``os.environ``; ``shell`` is the IPython shell (default: the running one).
+    """
     from .gpu import gpu_report as probe
 
-    return probe(**options)
+    return probe(env=env, shell=shell)
 
 
 def acquire_data(
@@ -34,6 +39,7 @@ def acquire_data(
     to: str | os.PathLike[str] | None = None,
     force: bool = False,
     offline: bool = False,
+    keep_archive: bool = False,
     progress: ProgressSink | None = None,
     notice: Callable[[str], None] | None = None,
     env: Mapping[str, str] | None = None,
@@ -45,7 +51,8 @@ def acquire_data(
     available locally; return where it is, with its version, origin, file count and size.
 
     ``files`` keeps only these names, globs or folders; ``to`` places the data in that folder;
-    ``force`` fetches again; ``offline`` uses mounts and the cache only.
+    ``force`` fetches again; ``offline`` uses mounts and the cache only; ``keep_archive``
+    keeps a downloaded archive in the data folder beside what it held.
     """
     from .data import AddDataOptions, acquire
 
@@ -54,6 +61,7 @@ def acquire_data(
         to=Path(to) if to is not None else None,
         force=force,
         offline=offline,
+        keep_archive=keep_archive,
         progress=progress,
         env=dict(os.environ if env is None else env),
         shell=shell if shell is not None else current_shell(),
@@ -71,6 +79,7 @@ def add_data(
     to: str | os.PathLike[str] | None = None,
     force: bool = False,
     offline: bool = False,
+    keep_archive: bool = False,
     quiet: bool = False,
     progress: ProgressSink | None = None,
     notice: Callable[[str], None] | None = None,
@@ -87,6 +96,7 @@ def add_data(
         to=to,
         force=force,
         offline=offline,
+        keep_archive=keep_archive,
         progress=None if quiet else progress,
         notice=None if quiet else notice,
         env=env,
@@ -97,4 +107,42 @@ def add_data(
     return result.path
 
 
-__all__ = ["acquire_data", "add_data", "detect_runtime", "gpu_report"]
+def run_on_kaggle(
+    code_or_path: str | os.PathLike[str],
+    *,
+    accelerator: str = "none",
+    data: Sequence[str] | str = (),
+    out: str | os.PathLike[str] | None = None,
+    timeout: str | float = "12h",
+    kernel: str | None = None,
+    internet: bool = True,
+    detach: bool = False,
+    quiet: bool = False,
+    include_hidden: bool = False,
+) -> KaggleRun:
+    """Run cell code, or a ``.py``/``.ipynb`` file, as a private notebook on Kaggle's machines;
+    wait for it (status and log shown as it runs), download its output files into ``out``
+    and return a :class:`~mlenv_magics.kaggle_run.KaggleRun`. The options are those of
+    ``%%on_kaggle --remote``."""
+    from .kaggle_run import RunOptions
+    from .kaggle_run import run_on_kaggle as run
+    from .kaggle_run.options import accelerator as machine
+    from .kaggle_run.options import parse_duration
+    from .kaggle_run.view import make_view
+
+    machine(accelerator)
+    options = RunOptions(
+        accelerator=accelerator,
+        data=(data,) if isinstance(data, str) else tuple(data),
+        out=Path(out) if out is not None else None,
+        timeout=parse_duration(timeout),
+        kernel=kernel,
+        internet=internet,
+        detach=detach,
+        quiet=quiet,
+        include_hidden=include_hidden,
+    )
+    return run(code_or_path, options, reporter=make_view(quiet))
+
+
+__all__ = ["acquire_data", "add_data", "detect_runtime", "gpu_report", "run_on_kaggle"]

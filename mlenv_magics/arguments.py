@@ -67,6 +67,12 @@ def define_add_data(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="fetch again even if cached")
     parser.add_argument("--offline", action="store_true", help="use mounts or the cache only")
     parser.add_argument(
+        "--keep-archive",
+        action="store_true",
+        help="keep the downloaded zip or tar.gz in the data folder (default: removed once"
+        " extracted)",
+    )
+    parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bars, no summary line"
     )
 
@@ -126,6 +132,11 @@ def define_remote_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--detach", action="store_true", help="push and return at once")
     parser.add_argument("-q", "--quiet", action="store_true", help="no status, no remote log")
+    parser.add_argument(
+        "--include-hidden",
+        action="store_true",
+        help="also fetch outputs in hidden folders such as .cache/ (skipped by default)",
+    )
 
 
 def define_remote_cell(parser: argparse.ArgumentParser) -> None:
@@ -140,6 +151,7 @@ def define_kaggle_run(parser: argparse.ArgumentParser) -> None:
     """``mlenv kaggle run FILE [options]``."""
     parser.add_argument("file", metavar="FILE", help="a .py script or an .ipynb notebook")
     define_remote_options(parser)
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
 def define_kaggle_status(parser: argparse.ArgumentParser) -> None:
@@ -151,6 +163,9 @@ def define_kaggle_output(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("ref", nargs="?", metavar="OWNER/SLUG", help="default: the last run")
     parser.add_argument(
         "--out", metavar="DIR", help="where the files land (default kaggle_runs/SLUG/vN)"
+    )
+    parser.add_argument(
+        "--include-hidden", action="store_true", help="also fetch files in hidden folders"
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 

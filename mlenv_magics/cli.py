@@ -40,6 +40,8 @@ def _gpu(args: argparse.Namespace) -> int:
     from . import displays, gpu_command
 
     options = gpu_command.GpuOptions.from_args(args, error=_UsageError)
+    if options.live is not None or options.stop:
+        raise _UsageError(f"mlenv gpu: error: {gpu_command.LIVE_NEEDS_WIDGETS}")
     if options.watch is not None:
         gpu_command.watch(options, displays.JsonLines() if args.json else displays.TextLines())
         return 0
@@ -58,6 +60,7 @@ def _add_data(args: argparse.Namespace) -> int:
             to=args.to,
             force=args.force,
             offline=args.offline,
+            keep_archive=args.keep_archive,
             quiet=args.quiet,
         )
     except BadSourceError as exc:
@@ -70,6 +73,21 @@ def _cache(args: argparse.Namespace) -> int:
     from .cache_command import cache_result
 
     result = cache_result(args.action, remove_all=args.all, older_than_days=args.older_than)
+    _show(result, args.json)
+    return 0
+
+
+def _kaggle(args: argparse.Namespace) -> int:
+    from .errors import BadSourceError
+    from .kaggle_run import RemoteOptionError, command
+
+    try:
+        if args.action == "run":
+            result: object = command.run_file(args)
+        else:
+            result = command.query(args, command.cli_view(args.json))
+    except (RemoteOptionError, BadSourceError) as exc:
+        raise _UsageError(f"mlenv kaggle {args.action}: error: {exc}") from None
     _show(result, args.json)
     return 0
 
@@ -94,6 +112,11 @@ COMMANDS: dict[str, tuple[arguments.Define, str, Command]] = {
         _add_data,
     ),
     "cache": (arguments.define_cache, "inspect or clean the download cache", _cache),
+    "kaggle": (
+        arguments.define_kaggle_command,
+        "run a file on Kaggle's machines; a run's status, outputs; the quota",
+        _kaggle,
+    ),
 }
 
 

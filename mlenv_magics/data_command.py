@@ -21,6 +21,7 @@ def run(
     to: str | os.PathLike[str] | None = None,
     force: bool = False,
     offline: bool = False,
+    keep_archive: bool = False,
     quiet: bool = False,
     shell: Any = None,
 ) -> DataResult:
@@ -39,6 +40,7 @@ def run(
             to=to,
             force=force,
             offline=offline,
+            keep_archive=keep_archive,
             progress=progress,
             notice=None if quiet else _print_notice,
             shell=shell,
@@ -64,7 +66,7 @@ def _show_login_form(needed: LoginRequired, shell: Any) -> bool:
     )
     if needed.form != "kaggle" or not runtime.widgets_useful:
         return False
-    from .data.kaggle_login import show_login_form
+    from .kaggle_login_form import show_login_form
 
     return show_login_form(needed.login_env)
 

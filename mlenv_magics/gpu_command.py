@@ -25,12 +25,21 @@ def parse_size(text: str) -> int:
     return int(number * factor)
 
 
+LIVE_MIN_SECONDS = 0.2
+LIVE_NEEDS_WIDGETS = (
+    "--live needs a notebook that shows widgets (JupyterLab, Notebook, VS Code, Colab, Kaggle)"
+    " with ipywidgets installed; here use --watch SECONDS, which refreshes in the foreground"
+)
+
+
 @dataclass(frozen=True)
 class GpuOptions:
     require: str | None = None
     min_memory_bytes: int | None = None
     watch: float | None = None
     count: int | None = None
+    live: float | None = None
+    stop: bool = False
 
     @classmethod
     def from_args(cls, args: Any, error: Callable[[str], Exception]) -> GpuOptions:
@@ -47,7 +56,15 @@ class GpuOptions:
                 raise error("--count goes with --watch")
             if args.count < 1:
                 raise error("--count takes a positive whole number")
-        return cls(args.require, min_memory, args.watch, args.count)
+        live, stop = getattr(args, "live", None), bool(getattr(args, "stop", False))
+        if live is not None:
+            if live < LIVE_MIN_SECONDS:
+                raise error(f"--live takes at least {LIVE_MIN_SECONDS:g} seconds between refreshes")
+            if args.watch is not None or getattr(args, "json", False):
+                raise error("--live is a view of its own: use it without --watch and --json")
+        if stop and (live is not None or args.watch is not None or args.require or min_memory):
+            raise error("--stop takes no other option")
+        return cls(args.require, min_memory, args.watch, args.count, live, stop)
 
 
 if TYPE_CHECKING:  # typing.Protocol classes cost milliseconds to create at import
@@ -97,3 +114,37 @@ def watch(
         if options.count is not None and shown >= options.count:
             break
         sleep(options.watch)
+
+
+def start_live(
+    options: GpuOptions,
+    error: Callable[[str], Exception],
+    refresh: Callable[[Any], Any] | None = None,
+    report: Any = None,
+) -> Any:
+    """Start the kernel's live view (``--live``), replacing the one before; a ``GpuMonitor``.
+
+    Raises ``error(...)`` pointing at ``--watch`` when widgets cannot be shown here.
+    """
+    from .gpu import gpu_report, refresh_report
+    from .gpu.live import GpuMonitor, replace_current
+
+    assert options.live is not None
+    if report is None:
+        report = gpu_report()
+    report.check(require=options.require, min_memory_bytes=options.min_memory_bytes)
+    view = report.widget_view() if report.widgets_allowed else None
+    if view is None:
+        raise error(LIVE_NEEDS_WIDGETS)
+    monitor = GpuMonitor(report, refresh or refresh_report, options.live, view)
+    return replace_current(monitor)
+
+
+def stop_live() -> str:
+    """Stop the kernel's live view (``--stop``); one line saying what happened."""
+    from .gpu.live import stop_current
+
+    monitor = stop_current()
+    if monitor is None:
+        return "No live GPU view is running."
+    return f"Stopped the live GPU view after {monitor.refreshes} refreshes."

@@ -11,7 +11,8 @@ line magics (``{{``, ``}}`` and ``$$`` stay literal); a cell body is never expan
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from IPython.core.error import UsageError
@@ -64,6 +65,11 @@ class MlenvMagics(Magics):
         from . import displays, gpu_command
 
         options = gpu_command.GpuOptions.from_args(args, error=UsageError)
+        if options.stop:
+            print(gpu_command.stop_live())
+            return None
+        if options.live is not None:
+            return gpu_command.start_live(options, error=UsageError)
         if options.watch is not None:
             view = displays.JsonLines() if args.json else displays.NotebookDisplay()
             gpu_command.watch(options, view)
@@ -85,6 +91,7 @@ class MlenvMagics(Magics):
                 to=args.to,
                 force=args.force,
                 offline=args.offline,
+                keep_archive=args.keep_archive,
                 quiet=args.quiet,
                 shell=self.shell,
             ).path
@@ -106,10 +113,30 @@ class MlenvMagics(Magics):
             print(host_cells.skip_message(magic, runtime))
 
     @_usage("%%on_kaggle", arguments.define_on_host)
+    @_usage("%%on_kaggle --remote", arguments.define_remote_cell)
     @cell_magic
-    def on_kaggle(self, line: str, cell: str) -> None:
-        """Run the cell only on Kaggle; elsewhere print one "skipped" line."""
+    def on_kaggle(self, line: str, cell: str) -> Any:
+        """Run the cell only on Kaggle; elsewhere print one "skipped" line. With ``--remote``,
+        run it on Kaggle's machines from any host and bring the results back."""
+        if "--remote" in arguments.split_line(line, UsageError):
+            args = _parse("%%on_kaggle", arguments.define_remote_cell, line)
+            from .kaggle_run import command
+
+            with _remote_usage():
+                options = command.options_from_args(args)
+            return command.run_cell(cell, options, *_notebook_and_cell(self.shell))
         self._run_on("on_kaggle", line, cell)
+        return None
+
+    @_usage("%mlenv_kaggle", arguments.define_kaggle_queries)
+    @line_magic
+    def mlenv_kaggle(self, line: str) -> Any:
+        """A remote run's status, its output files, or the account's accelerator quota."""
+        args = _parse("%mlenv_kaggle", arguments.define_kaggle_queries, line)
+        from .kaggle_run import command
+
+        with _remote_usage():
+            return _json_or(command.query(args), args.json)
 
     @_usage("%%on_colab", arguments.define_on_host)
     @cell_magic
@@ -122,6 +149,34 @@ class MlenvMagics(Magics):
     def on_local(self, line: str, cell: str) -> None:
         """Run the cell only off the hosted services; elsewhere print one "skipped" line."""
         self._run_on("on_local", line, cell)
+
+
+@contextmanager
+def _remote_usage() -> Iterator[None]:
+    """A bad remote-run option or data source is a usage error, shown in one line."""
+    from .errors import BadSourceError
+    from .kaggle_run import RemoteOptionError
+
+    try:
+        yield
+    except (RemoteOptionError, BadSourceError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _notebook_and_cell(shell: Any) -> tuple[str | None, str | None]:
+    """The notebook's file name and the frontend's id of the running cell, when they are
+    known: together they name the cell's notebook on Kaggle, the same on every run."""
+    import os
+
+    namespace = getattr(shell, "user_ns", {}) or {}
+    name = (
+        namespace.get("__vsc_ipynb_file__")
+        or os.environ.get("JPY_SESSION_NAME")
+        or namespace.get("__session__")
+    )
+    parent = getattr(shell, "parent_header", None) or {}
+    cell_id = (parent.get("metadata") or {}).get("cellId") if isinstance(parent, dict) else None
+    return (str(name) if name else None), (str(cell_id) if cell_id else None)
 
 
 def load_ipython_extension(ipython: Any) -> None:

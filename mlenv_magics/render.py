@@ -1,7 +1,7 @@
 """Text and HTML building blocks shared by every result object.
 
-Plain functions over strings: no IPython, no widgets. Widget views live in
-``widgets.py`` and are only one more renderer of the same result objects.
+Plain functions over strings: no IPython, no widgets. A widget view (``gpu/widget.py``) is
+only one more renderer of the same result objects.
 """
 
 from __future__ import annotations
@@ -75,11 +75,6 @@ def key_values_html(pairs: Iterable[tuple[str, object]]) -> str:
 
 def box(title: str, inner_html: str) -> str:
     return f'<div class="mlenv">{STYLE}<b>{esc(title)}</b>{inner_html}</div>'
-
-
-def paragraph(text: str, css_class: str = "") -> str:
-    cls = f' class="{css_class}"' if css_class else ""
-    return f"<p{cls}>" + "<br>".join(esc(line) for line in text.splitlines()) + "</p>"
 
 
 def human_bytes(n: int | None) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import credentials, render
-from .runtime import Runtime, data_roots, detect_runtime
+from .runtime import PathExists, Runtime, data_roots, detect_runtime
 
 # Distribution names, read from package metadata; nothing here is imported.
 PACKAGES = (
@@ -89,7 +89,7 @@ class RuntimeReport:
         return render.box("mlenv runtime", render.key_values_html(self._pairs()))
 
 
-def quick_accelerators(path_exists: Any = os.path.exists) -> list[str]:
+def quick_accelerators(path_exists: PathExists = os.path.exists) -> list[str]:
     """Cheap file-system signs of accelerators, without loading any library."""
     found = []
     if path_exists("/dev/nvidiactl") or path_exists("/dev/nvidia0"):

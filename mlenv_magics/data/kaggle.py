@@ -67,7 +67,7 @@ from .selection import selection_key
 from .sources import KaggleCompetition, KaggleDataset
 
 if TYPE_CHECKING:
-    from ..transfer import RemoteFile
+    from ..transfer import BodyHere, RemoteFile
 
 KaggleRef = KaggleDataset | KaggleCompetition
 T = TypeVar("T")
@@ -252,7 +252,7 @@ class KaggleRelease(Release):
             def call(api: KaggleApi) -> Any:
                 return api.competition_download(ref.slug, file_name)
 
-        def resolve(_session: Any) -> str:
+        def resolve(_session: Any) -> str | BodyHere:
             answer = access.call(lambda api: _signed_url(api, call(api), access.target))
             if served is not None:
                 served.name = served_name(answer)
@@ -281,20 +281,16 @@ class _ServedName:
         return self.name
 
 
-def _signed_url(api: KaggleApi, call: Any, target: Target) -> str:
+def _signed_url(api: KaggleApi, call: Any, target: Target) -> str | BodyHere:
     return api.signed_url(call.service, call.method, call.body, target)
 
 
-def served_name(answer: Any) -> str | None:
-    """The file name a download is served under: the last part of its URL's path."""
-    url = (
-        answer
-        if isinstance(answer, str)
-        else getattr(getattr(answer, "response", None), "url", None)
-    )
-    if not isinstance(url, str):
-        return None
-    name = PurePosixPath(unquote(urlsplit(url).path)).name
+def served_name(answer: str | BodyHere) -> str | None:
+    """The file name a download is served under: the last part of the signed URL's path (as
+    Kaggle's own client names the file), or the name an answer with the bytes gives them."""
+    if not isinstance(answer, str):
+        return answer.name
+    name = PurePosixPath(unquote(urlsplit(answer).path)).name
     return name or None
 
 

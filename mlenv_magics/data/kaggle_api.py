@@ -11,8 +11,9 @@ fix, as ``MlenvError`` subclasses.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import (
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     import requests
     from kagglesdk.kaggle_object import KaggleObject
 
-    from ..transfer import TransferPolicy
+    from ..transfer import BodyHere, TransferPolicy
 
 DATASETS = "datasets.DatasetApiService"
 COMPETITIONS = "competitions.CompetitionApiService"
@@ -82,10 +83,6 @@ class DownloadAnswer:
 class ModelInstance:
     version: int  # the latest version of the variation
     total_bytes: int | None
-
-
-class KaggleApiError(MlenvError):
-    """Base for errors raised here (each is also one of the user-facing subclasses)."""
 
 
 class KaggleApi:
@@ -193,16 +190,27 @@ class KaggleApi:
             fix="Try again later; if it persists, report it with the command you ran.",
         )
 
-    def signed_url(self, service: str, method: str, body: Mapping[str, Any], target: Target) -> str:
-        """A download RPC whose answer must be a redirect; return the signed URL."""
+    def signed_url(
+        self, service: str, method: str, body: Mapping[str, Any], target: Target
+    ) -> str | BodyHere:
+        """A download RPC's answer, as ``RemoteFile.resolve`` returns it: the signed URL it
+        redirects to, or the bytes (:class:`~mlenv_magics.transfer.BodyHere`)."""
+        from ..transfer import BodyHere
+
         answer = self.download(DownloadCall(service, method, body), target)
-        if answer.url is None:
-            answer.response.close()
-            raise ServerError(
-                f"Kaggle answered {method} for {target.ref} without a download link.",
-                fix="Try again later; if it persists, report it with the command you ran.",
-            )
-        return answer.url
+        if answer.url is not None:
+            return answer.url
+        disposition = answer.response.headers.get("Content-Disposition") or ""
+        return BodyHere(answer.response, attachment_name(disposition))
+
+    def resolver(self, call: DownloadCall, target: Target) -> Callable[[Any], str | BodyHere]:
+        """A ``RemoteFile.resolve`` for a download RPC: the signed URL it redirects to, or the
+        bytes when it answers with them."""
+
+        def resolve(_session: Any) -> str | BodyHere:
+            return self.signed_url(call.service, call.method, call.body, target)
+
+        return resolve
 
     # ----------------------------------------------------------------- datasets
     def dataset_version(self, owner: str, slug: str, target: Target) -> int:
@@ -432,6 +440,16 @@ def model_framework(key: str) -> Any:
         f"The installed kagglesdk does not know the model framework {key!r}.",
         fix="Update kagglesdk (pip install -U kagglesdk), or check the framework's name.",
     )
+
+
+def attachment_name(disposition: str) -> str | None:
+    """The file name in a ``Content-Disposition`` header (``filename*=`` or ``filename=``)."""
+    from email.message import Message
+
+    message = Message()
+    message["Content-Disposition"] = disposition
+    name = message.get_filename()
+    return str(PurePosixPath(name.replace("\\", "/")).name) or None if name else None
 
 
 def _latest_version(number: Any, target: Target, pin: str) -> int:

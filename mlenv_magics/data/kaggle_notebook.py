@@ -20,7 +20,7 @@ from ..errors import (
     TransferError,
 )
 from ..pathnames import checked_mount_name
-from .sources import KaggleCompetition, KaggleDataset
+from .sources import KaggleCompetition, KaggleDataset, KaggleModel, KaggleNotebook
 
 if TYPE_CHECKING:
     import requests
@@ -82,10 +82,13 @@ class Attached:
     version: int | None
 
 
+Attachable = KaggleDataset | KaggleCompetition | KaggleModel | KaggleNotebook
+
+
 def attach(
     session: requests.Session,
     env: Mapping[str, str],
-    source: KaggleDataset | KaggleCompetition,
+    source: Attachable,
 ) -> Attached:
     """Ask Kaggle to attach ``source`` to this notebook (it then appears under the input root)."""
     url = env["KAGGLE_DATA_PROXY_URL"].rstrip("/") + ATTACH_PATH
@@ -100,6 +103,8 @@ def attach(
         if source.version is not None:
             ref["VersionNumber"] = str(source.version)
         body = {"datasetRef": ref}
+    elif isinstance(source, KaggleModel | KaggleNotebook):
+        body = _attach_ref(source)
     else:
         body = {"competitionRef": {"CompetitionSlug": source.slug}}
     response = _send(session, url, read_timeout=30.0, json=body, headers=headers)
@@ -127,9 +132,25 @@ def attach(
     )
 
 
-def _attach_failure(
-    source: KaggleDataset | KaggleCompetition, payload: dict[str, Any]
-) -> Exception:
+def _attach_ref(source: KaggleModel | KaggleNotebook) -> dict[str, Any]:
+    """The attach body of a model (``Framework`` as Kaggle's clients spell it) or a notebook's
+    output; the inner keys are PascalCase and ``VersionNumber`` is a string."""
+    ref: dict[str, str]
+    if isinstance(source, KaggleModel):
+        ref = {
+            "OwnerSlug": source.owner,
+            "ModelSlug": source.model,
+            "Framework": source.framework_name,
+            "InstanceSlug": source.variation,
+        }
+    else:
+        ref = {"OwnerSlug": source.owner, "KernelSlug": source.slug}
+    if source.version is not None:
+        ref["VersionNumber"] = str(source.version)
+    return {"modelRef" if isinstance(source, KaggleModel) else "kernelRef": ref}
+
+
+def _attach_failure(source: Attachable, payload: dict[str, Any]) -> Exception:
     errors = payload.get("errors")
     reason = "; ".join(str(e) for e in errors) if isinstance(errors, list) and errors else ""
     reason = reason or _short(str(payload))
@@ -138,6 +159,11 @@ def _attach_failure(
         return AccessDeniedError(
             f"Kaggle could not attach competition {source.slug}: {reason}",
             fix=f"Accept the competition's rules at {source.rules_url}, then run this again.",
+        )
+    if isinstance(source, KaggleModel) and ("consent" in lowered or "terms" in lowered):
+        return AccessDeniedError(
+            f"Kaggle could not attach model {source.ref}: {reason}",
+            fix=f"Accept the model's licence at {source.web_url}, then run this again.",
         )
     if "not found" in lowered:
         return NotFoundError(
@@ -215,14 +241,24 @@ def colab_cache_available(env: Mapping[str, str]) -> bool:
 def colab_cache_mount(
     session: requests.Session,
     env: Mapping[str, str],
-    source: KaggleDataset,
+    source: KaggleDataset | KaggleModel,
     credentials: KaggleCredentials | None,
 ) -> str | None:
     """The mount slug when Colab's cache has ``source``; None when it does not (or fails)."""
     import requests as requests_module
 
     base = "http://" + env["TBE_RUNTIME_ADDR"].strip().removeprefix("http://").rstrip("/")
-    body: dict[str, Any] = {"owner": source.owner, "dataset": source.slug}
+    kind = "models" if isinstance(source, KaggleModel) else "datasets"
+    body: dict[str, Any]
+    if isinstance(source, KaggleModel):
+        body = {
+            "owner": source.owner,
+            "model": source.model,
+            "framework": source.framework_name,
+            "variation": source.variation,
+        }
+    else:
+        body = {"owner": source.owner, "dataset": source.slug}
     if source.version is not None:
         body["version"] = source.version
     headers = {"Content-Type": "application/json"}
@@ -231,7 +267,7 @@ def colab_cache_mount(
     try:
         supported = _send(
             session,
-            base + "/kagglehub/datasets/is_supported",
+            f"{base}/kagglehub/{kind}/is_supported",
             read_timeout=15.0,
             json=body,
             headers=headers,
@@ -240,7 +276,7 @@ def colab_cache_mount(
             return None
         mounted = _send(
             session,
-            base + "/kagglehub/datasets/mount",
+            f"{base}/kagglehub/{kind}/mount",
             read_timeout=60.0,
             json=body,
             headers=headers,

@@ -24,6 +24,7 @@ class AddDataOptions:
     to: Path | None = None  # place the data here instead of returning the cache path
     force: bool = False
     offline: bool = False
+    keep_archive: bool = False  # keep a downloaded archive in the data folder
     progress: ProgressSink | None = None  # None = no progress (quiet)
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
     shell: Any = field(default=None, repr=False)  # the IPython shell, for host detection

@@ -75,7 +75,6 @@ if TYPE_CHECKING:
     from ..transfer import RemoteFile, TransferPolicy
 
 INDEX_DIR = ".index"  # source identity (+ --file patterns) -> the entry it resolved to last
-FETCHED_DIR = "fetched"  # under an entry's partial folder: a downloaded archive, until published
 
 
 # --------------------------------------------------------------------------- what sources say
@@ -343,32 +342,27 @@ def _download(
 def _fetch_archive(
     run: Run, source: Source, archive: Archive, entry: CacheEntry, staging: Path
 ) -> None:
-    """Download the archive next to the partial bytes, then extract it into ``staging``.
+    """Download the archive and extract it into ``staging`` while it arrives
+    (:func:`mlenv_magics.extract.fetch_and_extract`).
 
-    The complete archive stays there until the entry is published: Ctrl-C, a full disk or any
-    other failure during extraction leaves it for the rerun, which extracts without
-    downloading again. Only an archive that cannot be used (corrupt, hostile) is discarded.
+    A verified archive stays next to the partial bytes until the entry is published: Ctrl-C,
+    a full disk or any other failure during extraction leaves it for the rerun, which extracts
+    without downloading again. Only an archive that cannot be used (corrupt, hostile) is
+    discarded. ``--keep-archive`` keeps it in the data folder.
     """
-    from ..archives import extract
-    from ..transfer import fetch_files, safe_relpath
+    from ..extract import fetch_and_extract
 
-    fetched_dir = entry.partial_dir / FETCHED_DIR
-    path = fetched_dir / str(safe_relpath(archive.remote.relpath))
-    if run.options.force:
-        path.unlink(missing_ok=True)
-    if not path.is_file():
-        fetch_files(
+    try:
+        fetch_and_extract(
             run.session,
-            [archive.remote],
-            fetched_dir,
+            archive.remote,
+            staging,
             partial_dir=entry.partial_dir,
             policy=run.policy,
             progress=run.progress,
+            keep_archive=run.options.keep_archive,
         )
-    try:
-        extract(path, staging, free_space=run.policy.free_space)
     except ArchiveError as error:
-        path.unlink(missing_ok=True)
         where = f" at {source.web_url}" if source.web_url else ""
         raise ArchiveError(
             f"The archive {archive.sender} sent for {source.label} cannot be used: {error.message}",

@@ -19,7 +19,7 @@ from .model import GpuDevice, ProbeResult, no_gpu
 from .report import GpuReport, widgets_enabled
 from .tpu import TpuInfo, detect_other_accelerators, detect_tpu
 
-__all__ = ["GpuReport", "gpu_report", "probe_gpus"]
+__all__ = ["GpuReport", "gpu_report", "probe_gpus", "refresh_report"]
 
 BACKEND_CHOICES = ("auto", "nvml", "nvidia-smi", "none")
 # Present whenever an NVIDIA driver serves this machine or container (native, Docker, WSL2).
@@ -32,8 +32,13 @@ def probe_gpus(
     nvml: Any = None,
     system: str | None = None,
     precheck: bool = True,
+    capabilities: bool = True,
 ) -> ProbeResult:
-    """NVML first, then ``nvidia-smi -q -x``, else backend ``none`` with the reasons."""
+    """NVML first, then ``nvidia-smi -q -x``, else backend ``none`` with the reasons.
+
+    ``capabilities=False`` skips nvidia-smi's second call (compute capabilities), for a
+    refresh that already knows them.
+    """
     system = sys.platform if system is None else system
     choice = (env.get("MLENV_GPU_BACKEND") or "auto").strip().lower()
     if choice not in BACKEND_CHOICES:
@@ -50,7 +55,8 @@ def probe_gpus(
     if system == "darwin":
         return no_gpu("macOS has no NVIDIA driver")
     linux = system.startswith("linux")
-    reasons = []
+    reasons: list[str] = []
+    fixes: list[str] = []
     if precheck and linux and not any(path_exists(p) for p in NVIDIA_DEVICE_FILES):
         # Loading NVML would fail; nvidia-smi on PATH is still asked (the contract), since a
         # driver can serve it without these files (a replay, an unusual container runtime).
@@ -65,19 +71,24 @@ def probe_gpus(
         try:
             return probe_nvml(nvml)
         except NvmlUnavailable as exc:
-            reasons.append(f"NVML: {exc.reason}" + (f" ({exc.fix})" if exc.fix else ""))
+            reasons.append(f"NVML: {exc.reason}")
+            if exc.fix:
+                fixes.append(exc.fix)
         if choice == "nvml":
-            return no_gpu(*reasons)
+            return no_gpu(*reasons, fixes=fixes)
     executable = find_nvidia_smi(env.get("PATH", ""))
     if executable is None:
         reasons.append("nvidia-smi is not on PATH")
-        return no_gpu(*reasons)
+        return no_gpu(*reasons, fixes=fixes)
     try:
-        result = probe_nvidia_smi(executable, None if env is os.environ else env)
+        result = probe_nvidia_smi(
+            executable, None if env is os.environ else env, capabilities=capabilities
+        )
     except SmiUnavailable as exc:
         reasons.append(str(exc))
-        return no_gpu(*reasons)
+        return no_gpu(*reasons, fixes=fixes)
     result.notes[:0] = [r for r in reasons if not r.startswith("no NVIDIA device files")]
+    result.fixes[:0] = fixes
     return result
 
 
@@ -186,6 +197,7 @@ def gpu_report(
         wsl=path_exists("/dev/dxg"),
         container=path_exists("/.dockerenv"),
         driver_problem=probe.notes[0] if probe.backend == "none" and probe.notes else None,
+        driver_fixes=tuple(probe.fixes) if probe.backend == "none" else (),
     )
     return GpuReport(
         host=runtime.host,
@@ -204,6 +216,51 @@ def gpu_report(
         own_pid=own_pid,
         widgets_allowed=runtime.widgets_useful and widgets_enabled(env),
         batch=runtime.is_batch,
+    )
+
+
+def refresh_report(
+    previous: GpuReport,
+    *,
+    env: Mapping[str, str] | None = None,
+    path_exists: Callable[[str], bool] = os.path.exists,
+    nvml: Any = None,
+    system: str | None = None,
+    precheck: bool = True,
+) -> GpuReport:
+    """``previous`` with fresh device readings: only the GPU probe runs again.
+
+    Host, frameworks and TPUs do not change while a kernel runs, so a live view asks only
+    NVML (or one ``nvidia-smi -q -x``) per refresh; compute capabilities are carried over.
+    """
+    env = os.environ if env is None else env
+    probe = probe_gpus(
+        env, path_exists, nvml=nvml, system=system, precheck=precheck, capabilities=False
+    )
+    known = {d.uuid: d.compute_capability for d in previous.devices if d.uuid}
+    for device in probe.devices:
+        if device.compute_capability is None:
+            device.compute_capability = known.get(device.uuid or "") or capability_from_name(
+                device.name
+            )
+    for device in probe.devices:
+        if device.mig is not None and device.compute_capability is None:
+            parent = next(d for d in probe.devices if d.mig is None and d.index == device.index)
+            device.compute_capability = parent.compute_capability
+    _label_processes(probe.devices, previous.own_pid, path_exists)
+    from dataclasses import replace
+
+    from .visible_devices import apply_visibility
+
+    visibility = apply_visibility(probe.devices, env)
+    return replace(
+        previous,
+        backend=probe.backend,
+        driver_version=probe.driver_version,
+        cuda_version=probe.cuda_version,
+        devices=probe.devices,
+        notes=list(dict.fromkeys(probe.notes + visibility.notes)),
+        _widget_view=None,
     )
 
 

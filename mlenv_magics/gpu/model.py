@@ -146,12 +146,8 @@ class ProbeResult:
     cuda_version: str | None = None
     devices: list[GpuDevice] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    fixes: list[str] = field(default_factory=list)
 
 
-def no_gpu(*notes: str) -> ProbeResult:
-    return ProbeResult(backend="none", notes=list(notes))
-
-
-def label_owner(processes: list[GpuProcess], own_pid: int) -> None:
-    for process in processes:
-        process.owner = "this kernel" if process.pid == own_pid else "other"
+def no_gpu(*notes: str, fixes: list[str] | None = None) -> ProbeResult:
+    return ProbeResult(backend="none", notes=list(notes), fixes=list(fixes or []))

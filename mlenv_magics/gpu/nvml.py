@@ -57,7 +57,8 @@ def import_pynvml() -> Any:
             import pynvml
     except ImportError:
         raise NvmlUnavailable(
-            "nvidia-ml-py is not installed", fix="pip install nvidia-ml-py"
+            "nvidia-ml-py is not installed",
+            fix="Install NVML's Python binding: `pip install nvidia-ml-py`.",
         ) from None
     check_official(pynvml)
     return pynvml
@@ -72,7 +73,8 @@ def check_official(module: Any) -> None:
         raise NvmlUnavailable(
             f"the pynvml module at {where} is not the one from nvidia-ml-py"
             f" (missing {', '.join(missing)})",
-            fix="pip uninstall -y nvidia-ml-py3 pynvml && pip install -U nvidia-ml-py",
+            fix="Replace it: `pip uninstall -y nvidia-ml-py3 pynvml`, then"
+            " `pip install -U nvidia-ml-py`.",
         )
 
 
@@ -169,13 +171,13 @@ def _explain_init_error(module: Any, error: Exception) -> NvmlUnavailable:
         if code == RM_VERSION_MISMATCH:
             return NvmlUnavailable(
                 "the NVIDIA driver was upgraded without a reboot (NVML/RM version mismatch)",
-                fix="Reboot the machine (or reload the nvidia kernel modules).",
+                fix="Reboot the machine (or reload the `nvidia` kernel modules).",
             )
         if code == NO_PERMISSION:
             return NvmlUnavailable(
                 "no permission to open the NVIDIA devices",
-                fix="Add the user to the group that owns /dev/nvidia* or run the container"
-                " with --gpus all.",
+                fix="Add the user to the group that owns `/dev/nvidia*`, or run the container"
+                " with `--gpus all`.",
             )
         return NvmlUnavailable(f"NVML failed to start: {error}")
     return NvmlUnavailable(f"NVML failed to start: {type(error).__name__}: {error}")

@@ -9,8 +9,10 @@ from typing import Any
 
 from .. import render
 from ..errors import AcceleratorMissingError
+from . import html as gpu_html
+from . import present
 from .frameworks import FrameworkInfo
-from .guidance import Situation, batch_note, guidance_text
+from .guidance import Guidance, Situation, batch_note, guidance, plain
 from .model import MIB, GpuDevice
 from .tpu import OtherAccelerator, TpuInfo
 
@@ -19,13 +21,6 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 def _fmt_mib(value: int | None) -> str:
     return render.NA if value is None else f"{value} MiB"
-
-
-def _cell(device: GpuDevice, attr: str, text: str | None) -> str:
-    if text is not None:
-        return text
-    reason = device.gap(attr) or ""
-    return f"{render.NA} (MIG)" if reason.startswith("MIG") else render.NA
 
 
 @dataclass
@@ -70,17 +65,15 @@ class GpuReport:
 
     @property
     def guidance(self) -> str:
+        """The steps to get an accelerator here as plain text (empty when there is one)."""
         if self.has_accelerator:
             return ""
-        text = guidance_text(self.situation)
-        note = batch_note(self.host, self.run_type)
-        return f"{text}\n{note}" if note else text
+        return self._guidance_for("gpu")
 
     def _guidance_for(self, wants: str) -> str:
-        situation = Situation(**{**self.situation.__dict__, "wants": wants})
-        text = guidance_text(situation)
+        text = guidance(Situation(**{**self.situation.__dict__, "wants": wants})).text()
         note = batch_note(self.host, self.run_type)
-        return f"{text}\n{note}" if note else text
+        return f"{text}\n{plain(note)}" if note else text
 
     # -- the requirement check -----------------------------------------------------------
     def check(self, require: str | None = None, min_memory_bytes: int | None = None) -> None:
@@ -165,96 +158,75 @@ class GpuReport:
 
     # -- text ----------------------------------------------------------------------------
     def _headline(self) -> str:
-        parts = [f"GPU report · {self.host_label}", f"backend {self.backend}"]
-        if self.driver_version:
-            parts.append(f"driver {self.driver_version}")
-        if self.cuda_version:
-            parts.append(f"CUDA (driver) {self.cuda_version}")
-        return " · ".join(parts)
+        return present.context_line(self)
+
+    def status(self) -> present.Status:
+        return present.status(self)
+
+    def guide(self, wants: str = "gpu") -> Guidance | None:
+        """The steps for this host when no accelerator was found (``None`` otherwise)."""
+        if self.has_accelerator and wants == "gpu":
+            return None
+        return guidance(Situation(**{**self.situation.__dict__, "wants": wants}))
 
     def device_rows(self) -> list[list[str]]:
         rows = []
         for d in self.devices:
             memory = (
-                f"{_fmt_mib(d.memory_used_mib)} / {_fmt_mib(d.memory_total_mib)}"
+                f"{_num(d.memory_used_mib)} / {_fmt_mib(d.memory_total_mib)}"
                 if d.memory_total_mib is not None or d.memory_used_mib is not None
                 else render.NA
             )
-            power = None
-            if d.power_w is not None or d.power_limit_w is not None:
-                draw = render.NA if d.power_w is None else f"{d.power_w:.0f} W"
-                limit = render.NA if d.power_limit_w is None else f"{d.power_limit_w:.0f} W"
-                power = f"{draw} / {limit}"
-            visible = {True: "yes", False: "hidden", None: render.NA}[d.cuda_visible]
-            if d.mig_enabled:
-                visible = "via MIG"
+            card = present.card(d)
+            name = d.name or render.NA
+            if d.mig is not None:
+                name = f"MIG {card.name}"
             rows.append(
                 [
                     d.label,
-                    d.name or render.NA,
+                    name,
                     memory,
-                    _cell(
-                        d,
-                        "utilization_pct",
-                        None if d.utilization_pct is None else f"{d.utilization_pct} %",
-                    ),
-                    _cell(
-                        d,
-                        "temperature_c",
-                        None if d.temperature_c is None else f"{d.temperature_c} C",
-                    ),
-                    _cell(d, "power_w", power),
+                    card.utilization.text,
+                    card.temperature,
+                    card.power.text,
                     d.compute_capability or render.NA,
-                    visible,
+                    _cuda_cell(d),
                 ]
             )
         return rows
 
-    HEADERS = ("gpu", "name", "memory used / total", "util", "temp", "power", "cc", "cuda")
+    HEADERS = ("gpu", "name", "memory used / total", "util", "temp", "power", "sm", "cuda")
 
     def process_lines(self) -> list[str]:
-        lines = []
-        for d in self.devices:
-            for p in d.processes:
-                used = _fmt_mib(p.used_memory_mib)
-                name = f" {p.name}" if p.name else ""
-                lines.append(f"pid {p.pid}{name} ({p.owner}): {used} on GPU {d.label}")
-        return lines
+        return present.process_lines(self)
 
     def _sections(self) -> list[tuple[str, list[str]]]:
-        sections: list[tuple[str, list[str]]] = []
-        if self.tpu is not None:
-            t = self.tpu
-            what = f"{t.chips} chip(s)" if t.chips else "detected"
-            kind = t.accelerator_type or (f"TPU {t.generation}" if t.generation else "TPU")
-            sections.append(("TPU", [f"{kind}: {what} (from {t.source})"]))
-        if self.other:
-            sections.append(
-                ("Other accelerators", [f"{a.name}: {render.show(a.detail)}" for a in self.other])
-            )
-        procs = self.process_lines()
-        if procs:
-            sections.append(("Processes holding GPU memory", procs))
-        if self.frameworks:
-            sections.append(("Frameworks", [f.summary for f in self.frameworks]))
-        if self.warnings:
-            sections.append(("Warnings", list(self.warnings)))
-        if self.notes:
-            sections.append(("Notes", list(self.notes)))
-        guidance = self.guidance
-        if guidance:
-            sections.append(("How to get an accelerator here", guidance.splitlines()))
-        return sections
+        return present.sections(self, self.status().why)
+
+    def _text_table(self) -> str:
+        rows = self.device_rows()
+        headers = list(self.HEADERS)
+        if all(row[-1] == "yes" for row in rows):
+            headers, rows = headers[:-1], [row[:-1] for row in rows]
+        return render.text_table(headers, rows)
 
     def __repr__(self) -> str:
-        lines = [self._headline()]
+        status = self.status()
+        lines = [status.context, status.headline]
+        lines += [f"  {reason}" for reason in status.why]
         if self.devices:
-            lines.append(render.text_table(self.HEADERS, self.device_rows()))
-        else:
-            lines.append("No NVIDIA GPU found.")
+            lines.append(self._text_table())
         for title, items in self._sections():
             lines.append(f"{title}:")
             lines.extend(f"  {item}" for item in items)
+        guide = self.guide()
+        if guide is not None:
+            lines.append(f"How to get an accelerator here ({self.host_label}):")
+            lines += [f"  {n}. {plain(step)}" for n, step in enumerate(guide.steps, 1)]
+            lines += [f"  {plain(fact)}" for fact in guide.facts]
+            note = batch_note(self.host, self.run_type)
+            if note:
+                lines.append(f"  {plain(note)}")
         return "\n".join(lines)
 
     # -- HTML ----------------------------------------------------------------------------
@@ -263,23 +235,34 @@ class GpuReport:
             return None  # nobody watches a batch run: plain text only
         return self.html()
 
-    def html(self) -> str:
-        parts = []
-        if self.devices:
-            head = "".join(render.th(render.esc(h)) for h in self.HEADERS)
-            body = ""
-            for d, row in zip(self.devices, self.device_rows(), strict=True):
-                cells = [render.esc(v) for v in row]
-                cells[2] = _memory_bar(d) + " " + cells[2]
-                body += "<tr>" + "".join(render.td(c) for c in cells) + "</tr>"
-            parts.append(f"<table><tr>{head}</tr>{body}</table>")
-        else:
-            parts.append(render.paragraph("No NVIDIA GPU found."))
+    def html_parts(
+        self,
+        sparks: dict[str, dict[str, str]] | None = None,
+        live: str | None = None,
+        extra: dict[str, list[str]] | None = None,
+    ) -> tuple[str, list[str], str]:
+        """Header, one fragment per device card, and the footer (sections and steps)."""
+        head = gpu_html.header(self.status(), live)
+        extra = extra or {}
+        cards = [
+            gpu_html.card_html(card, sparks, extra.get(card.label, ()))
+            for card in present.cards(self)
+        ]
+        foot = ""
         for title, items in self._sections():
-            css = "mlenv-note" if title in {"Warnings", "How to get an accelerator here"} else ""
-            parts.append(f"<b>{render.esc(title)}</b>")
-            parts.append(render.paragraph("\n".join(items), css))
-        return render.box(self._headline(), "".join(parts))
+            if title == "Processes holding GPU memory":
+                continue  # shown inside each device's card
+            tone = "warn" if title == "Warnings" else None
+            foot += gpu_html.section(title, items, tone)
+        guide = self.guide()
+        if guide is not None:
+            note = batch_note(self.host, self.run_type)
+            foot += gpu_html.steps(guide, [note] if note else [])
+        return head, cards, foot
+
+    def html(self) -> str:
+        head, cards, foot = self.html_parts()
+        return gpu_html.container(head + "".join(cards) + foot)
 
     # -- widgets -------------------------------------------------------------------------
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any] | None:
@@ -308,8 +291,11 @@ def widgets_enabled(env: Mapping[str, str] | None = None) -> bool:
     return env.get("MLENV_WIDGETS", "").strip() != "0"
 
 
-def _memory_bar(device: GpuDevice) -> str:
-    if not device.memory_total_mib or device.memory_used_mib is None:
-        return ""
-    pct = max(0, min(100, round(100 * device.memory_used_mib / device.memory_total_mib)))
-    return f'<span class="mlenv-bar" title="{pct}%"><span style="width:{pct}%"></span></span>'
+def _num(value: int | None) -> str:
+    return render.NA if value is None else str(value)
+
+
+def _cuda_cell(device: GpuDevice) -> str:
+    if device.mig_enabled:
+        return "via MIG"
+    return {True: "yes", False: "hidden", None: "yes"}[device.cuda_visible]

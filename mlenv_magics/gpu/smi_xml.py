@@ -219,13 +219,15 @@ def compute_capabilities(executable: str, env: Mapping[str, str] | None = None) 
     return capabilities
 
 
-def probe_nvidia_smi(executable: str, env: Mapping[str, str] | None = None) -> ProbeResult:
+def probe_nvidia_smi(
+    executable: str, env: Mapping[str, str] | None = None, capabilities: bool = True
+) -> ProbeResult:
     result = parse_smi_xml(run_nvidia_smi(executable, ["-q", "-x"], env))
-    if result.devices:
-        capabilities = compute_capabilities(executable, env)
+    if result.devices and capabilities:
+        known = compute_capabilities(executable, env)
         for device in result.devices:
             if device.uuid and device.mig is None:
-                device.compute_capability = capabilities.get(device.uuid)
+                device.compute_capability = known.get(device.uuid)
         parents = {d.index: d for d in result.devices if d.mig is None}
         for device in result.devices:
             if device.mig is not None:

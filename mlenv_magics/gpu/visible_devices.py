@@ -24,10 +24,6 @@ class VisibleSpec:
     ignored: tuple[str, ...] = ()
     duplicates: bool = False
 
-    @property
-    def hides_all(self) -> bool:
-        return self.entries is not None and (not self.entries or self.duplicates)
-
 
 def parse_visible_devices(value: str | None) -> VisibleSpec:
     """Parse like the CUDA runtime: stop at the first invalid entry; duplicates void the list."""

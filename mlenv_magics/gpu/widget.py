@@ -1,17 +1,15 @@
-"""The ipywidgets view of a :class:`GpuReport`: per-device rows with memory bars.
+"""The ipywidgets view of a :class:`GpuReport`: the status line, one card per device, the rest.
 
-Core widgets only (VBox, HBox, HTML, IntProgress), so it renders with ipywidgets 7.7.1
-(Colab) and 8.x (Kaggle, JupyterLab, VS Code). ``refresh`` updates the same widgets in
-place, from the foreground, which every frontend shows.
+Core widgets only (a VBox of HTML widgets whose values are the inline-styled fragments of
+``gpu/html.py``), so it renders with ipywidgets 7.7.1 (Colab) and 8.x (Kaggle, JupyterLab,
+VS Code) and needs no frontend extension; sparklines are inline SVG inside those values.
+``refresh`` sends only the fragments that changed, so a refresh is one small comm message per
+changed card, from whichever thread calls it.
 """
 
 from __future__ import annotations
 
-import html
 from typing import Any
-
-from ..render import NA
-from .model import GpuDevice
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -21,11 +19,11 @@ class GpuWidgetView:
         import ipywidgets as widgets
 
         self._widgets = widgets
-        self.title = widgets.HTML()
-        self.rows = widgets.VBox()
+        self.header = widgets.HTML()
+        self.cards = widgets.VBox()
         self.footer = widgets.HTML()
-        self.root = widgets.VBox([self.title, self.rows, self.footer])
-        self._cells: dict[str, tuple[Any, Any, Any]] = {}
+        self.root = widgets.VBox([self.header, self.cards, self.footer])
+        self.root.add_class("mlenv-gpu-view")
         self.refresh(report)
 
     def mime_data(self) -> dict[str, Any]:
@@ -37,68 +35,44 @@ class GpuWidgetView:
         # ipywidgets 7 has no _repr_mimebundle_ on widgets; build the view reference by hand.
         return {"model_id": self.root.model_id, "version_major": 2, "version_minor": 0}
 
-    def refresh(self, report: Any) -> None:
-        w = self._widgets
-        self.title.value = f"<b>{html.escape(report._headline())}</b>"
-        labels = [d.label for d in report.devices]
-        if labels != list(self._cells):
-            self._cells = {}
-            children = []
-            for device in report.devices:
-                # Fixed columns keep the bars aligned; in a narrow output the details
-                # wrap below the bar rather than squeezing the columns.
-                name = w.HTML(layout=w.Layout(width="300px", flex="0 0 auto"))
-                bar = w.IntProgress(
-                    min=0, max=1, value=0, layout=w.Layout(width="220px", flex="0 0 auto")
-                )
-                detail = w.HTML()
-                self._cells[device.label] = (name, bar, detail)
-                children.append(w.HBox([name, bar, detail], layout=w.Layout(flex_flow="row wrap")))
-            self.rows.children = tuple(children)
-        for device in report.devices:
-            name, bar, detail = self._cells[device.label]
-            _fill_row(device, name, bar, detail)
-        self.footer.value = _footer_html(report)
+    def refresh(
+        self,
+        report: Any,
+        sparks: dict[str, dict[str, str]] | None = None,
+        live: str | None = None,
+        extra: dict[str, list[str]] | None = None,
+    ) -> None:
+        head, cards, foot = report.html_parts(sparks, live, extra)
+        _set(self.header, _wrap(head))
+        children = list(self.cards.children)
+        if len(children) != len(cards):
+            children = [self._widgets.HTML() for _ in cards]
+            for widget, fragment in zip(children, cards, strict=True):
+                widget.value = _wrap(fragment)
+            self.cards.children = tuple(children)
+        else:
+            for widget, fragment in zip(children, cards, strict=True):
+                _set(widget, _wrap(fragment))
+        _set(self.footer, _wrap(foot) if foot else "")
 
     def close(self) -> None:
+        for child in self.cards.children:
+            child.close()
+        self.header.close()
+        self.footer.close()
+        self.cards.close()
         self.root.close()
 
 
-def _fill_row(device: GpuDevice, name: Any, bar: Any, detail: Any) -> None:
-    name.value = f"<code>{html.escape(device.label)}</code> {html.escape(device.name or NA)}"
-    total, used = device.memory_total_mib, device.memory_used_mib
-    if total and used is not None:
-        bar.max = total
-        bar.value = min(used, total)
-        ratio = used / total
-        bar.bar_style = "danger" if ratio > 0.9 else "warning" if ratio > 0.7 else "info"
-        bar.layout.visibility = "visible"
-    else:
-        bar.max, bar.value, bar.bar_style = 1, 0, ""
-        bar.layout.visibility = "hidden"
-    memory = f"{_mib(used)} / {_mib(total)}"
-    util = (
-        f"{device.utilization_pct} %"
-        if device.utilization_pct is not None
-        else f"{NA} (MIG)"
-        if (device.gap("utilization_pct") or "").startswith("MIG")
-        else NA
-    )
-    temp = NA if device.temperature_c is None else f"{device.temperature_c} C"
-    power = NA if device.power_w is None else f"{device.power_w:.0f} W"
-    detail.value = html.escape(f"{memory} · util {util} · {temp} · {power}")
+def _wrap(fragment: str) -> str:
+    from .html import container
+
+    return container(fragment)
 
 
-def _mib(value: int | None) -> str:
-    return NA if value is None else f"{value} MiB"
-
-
-def _footer_html(report: Any) -> str:
-    blocks = []
-    for title, items in report._sections():
-        text = "<br>".join(html.escape(item) for item in items)
-        blocks.append(f"<b>{html.escape(title)}</b><br>{text}")
-    return "<br>".join(blocks)
+def _set(widget: Any, value: str) -> None:
+    if widget.value != value:
+        widget.value = value
 
 
 def build_view(report: Any) -> GpuWidgetView | None:

@@ -16,6 +16,7 @@ from .options import KernelRef, RunOptions, kernel_ref
 from .push import Pushed, push, quota_report
 from .reporter import RunReporter, SilentReporter
 from .results import default_out, fetch_results
+from .sources import attached_sources
 from .wait import LogFollower, Poll, WaitClock, wait_for_end
 
 _last_ref: str | None = None  # the latest run of this process, for status/output without a name
@@ -62,7 +63,8 @@ def run_on_kaggle(
     notebook and bring back its outputs; see SPEC ``%%on_kaggle --remote``."""
     options = options or RunOptions()
     reporter = reporter or SilentReporter()
-    machine = options.machine  # a bad --accelerator fails before anything is sent
+    machine = options.machine  # bad options fail before anything is sent
+    attached_sources(options.data)
     notebook, slug = prepare_notebook(code_or_path, notebook_name, cell_key)
     own_client = client is None
     client = client or KernelsClient.from_env(env)

@@ -32,6 +32,11 @@ class WaitClock:
     sleep: Callable[[float], None] = time.sleep
 
 
+def default_timing() -> WaitClock:
+    """The real clock; a test kit replaces this to wait on events instead of seconds."""
+    return WaitClock()
+
+
 @dataclass
 class Poll:
     answer: protocol.StatusAnswer
@@ -55,7 +60,7 @@ def wait_for_end(
     ``STALE_GRACE`` seconds. A 404 or ``{}`` means not visible yet, i.e. queued. Raises
     WaitTimeoutError when ``timeout`` passes; KeyboardInterrupt passes through.
     """
-    timing = timing or WaitClock()
+    timing = timing or default_timing()
     latest = KernelRef(kernel.owner, kernel.slug)  # only the latest session can be watched
     start = timing.clock()
     deadline = start + timeout
@@ -176,7 +181,8 @@ class LogFollower:
 
     def _read_events(self, response: Any) -> None:
         index = 0
-        for raw in response.iter_lines(decode_unicode=True):
+        # chunk_size=None: each piece as it arrives (a fixed size would wait for it to fill)
+        for raw in response.iter_lines(chunk_size=None, decode_unicode=True):
             if self._stop.is_set():
                 return
             if not raw or not raw.startswith("data:"):
@@ -206,7 +212,8 @@ class LogFollower:
                     sock.shutdown(socket.SHUT_RDWR)
             with suppress(Exception):
                 response.close()
-        self._thread.join(timeout=5)
+        if self._thread.ident is not None:
+            self._thread.join(timeout=5)
 
     def finish(self, final_log: str, wait_s: float = 5.0) -> None:
         """Let the stream deliver its end (bounded), stop it, then deliver the final log's rest."""

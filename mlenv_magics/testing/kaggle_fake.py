@@ -183,6 +183,11 @@ class KaggleFake:
         from .kaggle_kernels_fake import KernelsFake
 
         self.kernels = KernelsFake(self)  # notebook runs: push, status, output, log, quota
+        from .kaggle_fake_models import ModelsFake
+
+        self.models = ModelsFake(self)  # models, notebook outputs, their attach and Colab cache
+        self.json_content_type = "application/json; charset=utf-8"  # e.g. "text/html" instead
+        self.inline_downloads = False  # download RPCs answer 200 with the bytes, not 302
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> KaggleFake:
@@ -208,6 +213,7 @@ class KaggleFake:
         for timer in self._timers:
             timer.cancel()
         self.kernels.stop()
+        self.models.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -473,6 +479,10 @@ class _Handler(BaseHTTPRequestHandler):
         elif path.startswith("/kagglehub/datasets/"):
             action = path.rsplit("/", 1)[-1]
             self._guarded(f"colab:{action}", body, lambda b: self._colab(action, b))
+        elif path.startswith("/kagglehub/models/"):
+            action = path.rsplit("/", 1)[-1]
+            run = lambda b: self.fake.models.colab(self, action, b)  # noqa: E731
+            self._guarded(f"colab-models:{action}", body, run)
         else:
             parts = [p for p in path.split("/") if p]
             if parts[:1] == ["api"]:
@@ -502,12 +512,17 @@ class _Handler(BaseHTTPRequestHandler):
         run(body)
 
     def _answer(self, reply: _Reply) -> None:
+        if reply.status == 302 and self.fake.inline_downloads and "Location" in reply.headers:
+            from .kaggle_fake_models import send_inline
+
+            send_inline(self, reply.headers["Location"])
+            return
         payload = b"" if reply.body is None else json.dumps(reply.body).encode()
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)
         if reply.body is not None:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Type", self.fake.json_content_type)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
@@ -762,6 +777,8 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _Reply(200, {"wasSuccessful": False, "errors": [RULES_MESSAGE]})
             fake._materialize(fake.mount_root, competition.slug, competition.files)
             result = {"mountSlug": competition.slug, "versionNumber": 0}
+        elif "modelRef" in body or "kernelRef" in body:
+            result = fake.models.attach(self, body)
         else:
             raise _Reply(200, {"wasSuccessful": False, "errors": ["Exactly one ref is required"]})
         if fake.answer_mount_slug is not None:
@@ -834,16 +851,6 @@ def seed_demo(fake: KaggleFake) -> None:
     )
     if fake.colab_mount_root is not None:
         fake.colab_cached.add(DEMO_DATASET)
-
-
-def serve_demo(mount_root: Path | None = None, print_env: bool = True) -> KaggleFake:
-    """Start a seeded fake and print the ``export`` lines a kernel needs to use it."""
-    fake = KaggleFake(mount_root=mount_root).start()
-    seed_demo(fake)
-    if print_env:
-        for name, value in sorted(fake.env().items()):
-            print(f"export {name}={value}", flush=True)
-    return fake
 
 
 def main(argv: list[str] | None = None) -> int:

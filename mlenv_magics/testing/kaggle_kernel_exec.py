@@ -80,7 +80,7 @@ def _shell(outputs_ref: list[list[dict[str, Any]]]) -> Any:
                     "output_type": "execute_result",
                     "data": dict(format_dict),
                     "metadata": md_dict or {},
-                    "execution_count": self.shell.execution_count,
+                    "execution_count": getattr(self.shell, "execution_count", None),
                 }
             )
 

@@ -47,6 +47,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 SERVICE = "kernels.KernelsApiService"
+WAIT_PATH = "/_fake/kernels/wait-for-change"  # test kit only: no such endpoint on Kaggle
 STREAM_PREFIXES = ("/v1/kernels/logs/stream/", "/api/v1/kernels/logs/stream/")
 NOTEBOOK_OUTPUT = "__notebook__.ipynb"
 ACTIVE = frozenset({"QUEUED", "RUNNING", "NEW_SCRIPT", "CANCEL_REQUESTED"})
@@ -145,6 +146,7 @@ class KernelsFake:
             }
         )
         fake.get_extensions.append(self._log_stream)
+        fake.get_extensions.append(self._wait_endpoint)
 
     # ----------------------------------------------------------------- test controls
     def reject_push(self, message: str = "Maximum batch GPU session count of 2 reached.") -> None:
@@ -492,9 +494,10 @@ class KernelsFake:
 
     def _output_url(self, kernel: FakeKernel, session: FakeSession, name: str) -> str:
         blob = f"kernels/{kernel.ref}/v{session.version}/output/{name}"
-        url = self.fake._blob_url(
+        self.fake._blob_url(
             ("k", kernel.ref, str(session.version), name), blob, session.outputs[name]
         )
+        url = str(self.fake.blobs.url_for(blob))  # signed now
         if self.expire_output_urls and blob not in self._expired:
             self._expired.add(blob)
             self.fake.blobs.expire(blob)  # the URL just made is stale when it is fetched
@@ -553,6 +556,18 @@ class KernelsFake:
             },
         )
 
+    def _wait_endpoint(self, handler: Any, path: str) -> bool:
+        """``GET /_fake/kernels/wait-for-change?timeout=S``: :meth:`wait_for_change` over HTTP,
+        so a client in another process can wait on the fake's events instead of sleeping."""
+        if path != WAIT_PATH:
+            return False
+        from .kaggle_fake import _Reply
+
+        query = parse_qs(urlsplit(handler.path).query)
+        timeout = min(float((query.get("timeout") or ["60"])[0]), 120.0)
+        handler._answer(_Reply(200, {"changed": self.wait_for_change(timeout)}))
+        return True
+
     # ----------------------------------------------------------------- log stream
     def _log_stream(self, handler: Any, path: str) -> bool:
         prefix = next((p for p in STREAM_PREFIXES if path.startswith(p)), None)
@@ -590,23 +605,31 @@ class KernelsFake:
         handler.send_response(200)
         handler.send_header("Content-Type", "text/event-stream")
         handler.send_header("Cache-Control", "no-cache")
-        handler.send_header("Connection", "close")
+        handler.send_header("Transfer-Encoding", "chunked")
         handler.end_headers()
+
+        def chunk(data: bytes) -> None:
+            handler.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            handler.wfile.flush()
+
         sent = 0
         try:
             while not self._stopping:
                 events = session.log_events()
-                for event in events[sent:]:
-                    handler.wfile.write(b"data: " + json.dumps(event).encode() + b"\n\n")
+                if events[sent:]:
+                    chunk(
+                        b"".join(
+                            b"data: " + json.dumps(e).encode() + b"\n\n" for e in events[sent:]
+                        )
+                    )
                 sent = len(events)
-                handler.wfile.flush()
                 if session.status not in ACTIVE:
                     if len(session.log_events()) == sent:
                         break
                     continue
                 time.sleep(STREAM_POLL_S)
-            handler.wfile.write(b"data: END_OF_LOG\n\n")
-            handler.wfile.flush()
+            chunk(b"data: END_OF_LOG\n\n")
+            handler.wfile.write(b"0\r\n\r\n")
         except OSError:
             pass  # the client went away (Ctrl-C, or the stream was closed)
         return True

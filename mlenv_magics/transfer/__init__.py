@@ -14,12 +14,13 @@ function needs it.
 """
 
 from .fetch import fetch_files
-from .files import FetchedFile, RemoteFile, safe_relpath
+from .files import BodyHere, FetchedFile, RemoteFile, safe_relpath
 from .http import make_session, redact_url, send
 from .policy import RetryBudget, TransferPolicy
 from .shared import Cancelled
 
 __all__ = [
+    "BodyHere",
     "Cancelled",
     "FetchedFile",
     "RemoteFile",

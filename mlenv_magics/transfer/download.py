@@ -54,6 +54,7 @@ class FileDownload:
         self.shared.sink.file_started(self.relpath, self.remote.size)
         self.partial.part.parent.mkdir(parents=True, exist_ok=True)
         offset = self.partial.load()
+        self._announce_on_disk(offset)
         resumed_from = offset
         if offset:
             self.job.report(offset)  # the bar starts where the earlier download stopped
@@ -93,6 +94,18 @@ class FileDownload:
                 offset, finished = self._stream(response, offset)
             if finished:
                 return offset, None
+
+    def _announce_on_disk(self, offset: int) -> None:
+        """Tell the watcher what an earlier run left on disk (a rerun extracts from it)."""
+        watcher = self.remote.watcher
+        if watcher is None:
+            return
+        watcher.restart(self.partial.total)
+        if self.partial.ranges is not None:
+            for start, _end, position in self.partial.ranges:
+                watcher.add(start, position)
+        elif offset:
+            watcher.add(0, offset)
 
     def _discard_partial(self) -> None:
         self.job.discard_partial()
@@ -178,10 +191,13 @@ class FileDownload:
         """Append the body to the partial file; (new offset, whether the file is complete)."""
         network_errors = network_error_types()
         total = self.partial.total
+        watcher = self.remote.watcher
         try:
             with open(self.partial.part, "r+b" if offset else "wb") as out:
                 out.seek(offset)
                 out.truncate()
+                if watcher is not None and offset == 0:
+                    watcher.restart(total)
                 digests = self._digests_at(offset)
                 read_size = read_size_for(total - offset if total else None)
                 for chunk in response.iter_content(chunk_size=read_size):
@@ -192,6 +208,9 @@ class FileDownload:
                     out.write(chunk)
                     digests.feed(chunk)
                     offset += len(chunk)
+                    if watcher is not None:
+                        out.flush()  # on disk before the watcher reads it
+                        watcher.add(offset - len(chunk), offset)
                     self.budget.made_progress()
                     self.job.report(len(chunk))
         except network_errors as exc:

@@ -30,6 +30,7 @@ def fetch_files(
     partial_dir: Path,
     policy: TransferPolicy = DEFAULT_POLICY,
     progress: ProgressSink | None = None,
+    cancel: threading.Event | None = None,
 ) -> list[FetchedFile]:
     """Download ``files`` under ``dest``; return them in the given order.
 
@@ -39,7 +40,8 @@ def fetch_files(
     computed per range while the bytes arrive, then combined), else its md5. A mismatch discards
     the bytes and raises IntegrityError. Free space is checked first when sizes are known.
     Several files download in parallel (``policy.parallel_files``); ``progress`` is not closed
-    here (the caller owns it).
+    here (the caller owns it). Setting ``cancel`` stops every download (Cancelled), keeping
+    the partial bytes.
     """
     files = list(files)
     seen: set[str] = set()
@@ -59,7 +61,7 @@ def fetch_files(
     sizes = [remote.size for remote in files]
     total = None if any(size is None for size in sizes) else sum(s or 0 for s in sizes)
     sink.start(len(files), total)
-    shared = SharedState(session, policy, sink, threading.Event(), ActiveResponses())
+    shared = SharedState(session, policy, sink, cancel or threading.Event(), ActiveResponses())
     jobs = [FileDownload(shared, remote, dest, partial_dir) for remote in files]
     workers = min(policy.parallel_files, len(jobs))
     if workers <= 1:

@@ -42,6 +42,8 @@ class FileJob:
         if self.reported:  # take back what the progress bar counted for the discarded bytes
             self.report(-self.reported)
         self.partial.discard()
+        if self.remote.watcher is not None:
+            self.remote.watcher.restart(None)
 
     def wait_before_retry(self, budget: RetryBudget, offset: int, why: str) -> None:
         delay = budget.next_delay()

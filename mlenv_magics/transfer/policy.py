@@ -33,6 +33,7 @@ class TransferPolicy:
     backoff_max: float = 30.0
     chunk_size: int = 1 << 20
     parallel_ranges: int = 4  # connections for one large file
+    range_chunk_size: int = 8 << 20  # a large file's chunks, taken in order by the connections
     range_threshold: int = 64 << 20  # files at least this big are fetched in parallel ranges
     parallel_files: int = 4
     retry_after_max: float = 300.0  # a longer Retry-After gives up instead of waiting

@@ -1,9 +1,12 @@
 """Large files as parallel ranges into one preallocated partial file.
 
-Each range resumes on its own after a dropped connection; the positions are saved in the
-sidecar (``partial.py``) so a later call continues every range where it stopped. crc32c is
-computed per range and combined; md5, which cannot be combined, is computed by a follower that
-hashes the finished prefix while the rest arrives.
+The file is cut into chunks (at least one per connection, at most ``range_chunk_size`` each);
+``parallel_ranges`` workers take them in order, the last chunk first (a zip's central
+directory), so the downloaded prefix grows steadily and an extractor can follow it. Each range
+resumes on its own after a dropped connection; the positions are saved in the sidecar
+(``partial.py``) so a later call continues every range where it stopped. crc32c is computed
+per range and combined; md5, which cannot be combined, is computed by a follower that hashes
+the finished prefix while the rest arrives.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ from typing import Any
 from ..checksums import crc32c
 from .http import describe_network_error, network_error_types, read_size_for
 from .job import FileJob
-from .policy import RetryBudget
+from .policy import RetryBudget, TransferPolicy
 from .shared import WAIT_SLICE, ActiveResponses, Cancelled
 from .verify import Digests, HashChecks, combined_crc32c, crc32c_of_file
 
 SIDECAR_SAVE_INTERVAL = 0.5  # seconds between progress saves of a ranged download
+MAX_RANGES = 1024  # chunks of one file at most (each is one request)
 
 
 class ValidatorChanged(Exception):
@@ -45,31 +49,31 @@ def download_ranges(job: FileJob, first: Any, checks: HashChecks) -> RangedResul
     partial = job.partial
     total = partial.total
     assert total is not None
+    watcher = job.remote.watcher
     if partial.ranges is None:
-        count = min(job.policy.parallel_ranges, total)
-        step = -(-total // count)
-        partial.ranges = [[s, min(s + step, total), s] for s in range(0, total, step)]
+        partial.ranges = plan_ranges(total, job.policy)
         with open(partial.part, "wb") as out:
             out.truncate(total)
+        if watcher is not None:
+            watcher.restart(total)
     ranges = partial.ranges
     crcs: list[int | None] = [None] * len(ranges)
     partial.save()
     stop = threading.Event()
     local = ActiveResponses()
-    pool = ThreadPoolExecutor(len(ranges) + 1, thread_name_prefix="mlenv-range")
+    chunks = _Chunks(ranges, first)
+    workers = max(1, min(job.policy.parallel_ranges, len(ranges)))
+    pool = ThreadPoolExecutor(workers + 1, thread_name_prefix="mlenv-range")
     md5: Digests | None = None
     if checks.md5:
         md5 = Digests(HashChecks(md5=True, crc32c=False))
         pool.submit(_md5_follower, job, md5, total, stop)
+    first = None  # owned by the chunks now
     try:
         futures = [
-            pool.submit(
-                _range_worker, job, index, first if index == 0 else None, stop, local, checks, crcs
-            )
-            for index in range(len(ranges))
+            pool.submit(_range_worker, job, chunks, stop, local, checks, crcs)
+            for _ in range(workers)
         ]
-        if first is not None and futures:
-            first = None  # owned by the first worker now
         pending = set(futures)
         saved_at = time.monotonic()
         while pending:
@@ -86,14 +90,51 @@ def download_ranges(job: FileJob, first: Any, checks: HashChecks) -> RangedResul
         local.abort_all()
         raise
     finally:
-        if first is not None:
-            first.close()
+        chunks.close()
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
         if partial.part.exists():
             partial.save()
     crc = combined_crc32c([(start, end) for start, end, _ in ranges], crcs)
     return RangedResult(total, crc if checks.crc32c else None, md5)
+
+
+def plan_ranges(total: int, policy: TransferPolicy) -> list[list[int]]:
+    """``[start, end, next byte]`` of each chunk: one per connection at least, chunks of at
+    most ``range_chunk_size`` bytes (at most MAX_RANGES of them)."""
+    count = max(policy.parallel_ranges, -(-total // max(policy.range_chunk_size, 1)))
+    count = max(1, min(count, MAX_RANGES, total))
+    step = -(-total // count)
+    return [[s, min(s + step, total), s] for s in range(0, total, step)]
+
+
+class _Chunks:
+    """The ranges still to fetch, handed out in order, the last one first; the first response
+    (a 200 from byte 0) goes with the first range."""
+
+    def __init__(self, ranges: list[list[int]], first: Any) -> None:
+        todo = [index for index, (_s, end, position) in enumerate(ranges) if position < end]
+        if len(todo) > 1 and todo[-1] == len(ranges) - 1:
+            todo.insert(0, todo.pop())
+        self._todo = todo
+        self._first = first
+        self._lock = threading.Lock()
+
+    def take(self) -> tuple[int, Any] | None:
+        with self._lock:
+            if not self._todo:
+                return None
+            index = self._todo.pop(0)
+            response = None
+            if index == 0 and self._first is not None:
+                response, self._first = self._first, None
+            return index, response
+
+    def close(self) -> None:
+        with self._lock:
+            first, self._first = self._first, None
+        if first is not None:
+            first.close()
 
 
 def _md5_follower(job: FileJob, digests: Digests, total: int, stop: threading.Event) -> None:
@@ -114,6 +155,19 @@ def _md5_follower(job: FileJob, digests: Digests, total: int, stop: threading.Ev
 
 def _range_worker(
     job: FileJob,
+    chunks: _Chunks,
+    stop: threading.Event,
+    local: ActiveResponses,
+    checks: HashChecks,
+    crcs: list[int | None],
+) -> None:
+    while (taken := chunks.take()) is not None:
+        index, response = taken
+        _fetch_range(job, index, response, stop, local, checks, crcs)
+
+
+def _fetch_range(
+    job: FileJob,
     index: int,
     response: Any,
     stop: threading.Event,
@@ -127,6 +181,7 @@ def _range_worker(
     budget = RetryBudget(job.policy)
     network_errors = network_error_types()
     cancel = job.shared.cancel
+    watcher = job.remote.watcher
     if response is not None and position != start:
         response.close()
         response = None
@@ -147,7 +202,8 @@ def _range_worker(
                 open(partial.part, "r+b", buffering=0) as out,
             ):
                 out.seek(position)
-                for chunk in response.iter_content(chunk_size=read_size_for(end - start)):
+                body = response.iter_content(chunk_size=read_size_for(end - start))
+                for chunk in body:
                     if stop.is_set() or cancel.is_set():
                         raise Cancelled
                     if len(chunk) > end - position:
@@ -162,9 +218,13 @@ def _range_worker(
                     position += taken
                     with partial.lock:
                         partial.ranges[index][2] = position
+                    if watcher is not None:
+                        watcher.add(position - taken, position)
                     budget.made_progress()
                     job.report(taken)
                     if position >= end:
+                        if response.status_code == 206:
+                            next(body, None)  # the body's end: its connection is reused
                         break
         except network_errors as exc:
             if stop.is_set() or cancel.is_set():

@@ -1,6 +1,8 @@
 """The requests of one file's download: its URL (resolved, refreshed once when a signature
 expires), redirects followed by hand so the source's headers stay on its own host, and HTTP
-statuses mapped to errors that name only the host and the file."""
+statuses mapped to errors that name only the host and the file. When the source's resolver
+answers with the bytes themselves (:class:`BodyHere`), that answer is the first response, and
+each later request asks the resolver again (such an answer cannot be resumed by range)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from ..errors import (
     RateLimitedError,
     ServerError,
 )
-from .files import RemoteFile
+from .files import BodyHere, RemoteFile
 from .http import MAX_REDIRECTS, REDIRECT_STATUSES, host_of, send
 from .shared import Cancelled, SharedState
 
@@ -28,18 +30,52 @@ class FileRequester:
         self.home_url: str | None = None  # the URL the source handed us (headers go there)
         self.url: str | None = None  # the URL to request next (a redirect target after one)
         self.re_resolved = False
+        self.body: Any = None  # a response the resolver handed over, not yet requested
+        self.body_answers = False  # the resolver hands bodies, not URLs
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
 
     def start(self) -> None:
-        self.home_url = self.url = self._fresh_url()
+        self._take(self._resolved())
 
-    def _fresh_url(self) -> str:
+    def _resolved(self) -> str | BodyHere:
         if self.remote.resolve is not None:
             return self.remote.resolve(self.shared.session)
         if self.remote.url is None:
             raise ServerError(f"No download URL for {self.relpath}.", fix="Report this source.")
         return self.remote.url
+
+    def _take(self, resolved: str | BodyHere) -> None:
+        with self._lock:
+            if isinstance(resolved, BodyHere):
+                self.body_answers = True
+                self.body = resolved.response
+                self.home_url = self.url = str(getattr(resolved.response, "url", "") or "")
+            else:
+                self.body_answers = False
+                self.home_url = self.url = resolved
+
+    def _fresh_url(self) -> str:
+        resolved = self._resolved()
+        if isinstance(resolved, BodyHere):
+            resolved.response.close()
+            raise ServerError(
+                f"{self.relpath}: the source sent the bytes where a fresh link was needed.",
+                fix="Rerun later; report it if it persists.",
+            )
+        return resolved
+
+    def _next_body(self) -> Any | None:
+        """The resolver's response to stream, asking the resolver again once it was used;
+        None when the resolver now answers with a URL."""
+        with self._lock:
+            response, self.body = self.body, None
+        if response is not None:
+            return response
+        self._take(self._resolved())
+        with self._lock:
+            response, self.body = self.body, None
+        return response
 
     def where(self) -> str:
         return f"{host_of(self.url or '')} ({self.relpath})"
@@ -58,7 +94,14 @@ class FileRequester:
 
     def get(self, start: int, end: int | None, validator: str | None) -> Any:
         """GET bytes ``start``..``end`` of the current URL, following redirects by hand so the
-        source's headers never reach another host."""
+        source's headers never reach another host. When the resolver hands over bodies, the
+        next one is returned whatever range was asked for (it answers 200, not 206)."""
+        if self.body_answers:
+            if self.shared.cancel.is_set():
+                raise Cancelled
+            body = self._next_body()
+            if body is not None:
+                return body
         start_url = url = self.url or ""
         for _ in range(MAX_REDIRECTS + 1):
             if self.shared.cancel.is_set():

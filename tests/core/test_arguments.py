@@ -81,9 +81,10 @@ def test_remote_cell_options() -> None:
 
 
 def _kaggle_cli(words: list[str]) -> dict[str, object]:
-    """``mlenv kaggle ...``, parsed by the definition the CLI's ``kaggle`` command uses."""
-    parser = arguments.build_parser("mlenv kaggle", arguments.define_kaggle_command, SystemExit)
-    return vars(parser.parse_args(words))
+    """``mlenv kaggle ...``, as the CLI parses it."""
+    parsed = vars(build_parser().parse_args(["kaggle", *words]))
+    assert parsed.pop("command") == "kaggle"
+    return parsed
 
 
 def test_kaggle_run_on_the_command_line_takes_the_same_remote_options() -> None:
@@ -94,7 +95,7 @@ def test_kaggle_run_on_the_command_line_takes_the_same_remote_options() -> None:
         )
     )
     assert cli.pop("file") == "train.py" and cell.pop("remote") is True
-    assert cli.pop("action") == "run" and cli == cell
+    assert cli.pop("action") == "run" and cli.pop("json") is False and cli == cell
 
 
 @pytest.mark.parametrize("action", ["status", "output", "quota"])
@@ -142,7 +143,7 @@ def test_cli_help_lists_every_command(capsys) -> None:  # type: ignore[no-untype
         main(["--help"])
     assert exited.value.code == 0
     out = capsys.readouterr().out
-    assert all(name in out for name in ("info", "gpu", "add-data", "cache"))
+    assert all(name in out for name in ("info", "gpu", "add-data", "cache", "kaggle"))
 
 
 def test_watch_json_prints_one_json_document_per_refresh_in_the_magic(ip, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
-
 import pytest
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
@@ -108,90 +104,7 @@ def test_mlenv_error_is_short_names_the_fix_and_fails_the_cell(ip, capsys) -> No
     assert "after" not in ip.user_ns
 
 
-# Conditional cells.
-
-
-def test_cell_runs_on_its_host_in_the_user_namespace(ip, capsys) -> None:  # type: ignore[no-untyped-def]
-    ip.user_ns["base"] = 40
-    ip.run_cell_magic("on_local", "", "answer = base + 2\nprint('ran', answer)")
-    assert ip.user_ns["answer"] == 42
-    assert "ran 42" in capsys.readouterr().out
-
-
-def test_cell_elsewhere_prints_one_skip_line(ip, capsys) -> None:  # type: ignore[no-untyped-def]
-    assert ip.run_cell_magic("on_kaggle", "", "touched = True") is None
-    out = capsys.readouterr().out
-    assert "touched" not in ip.user_ns
-    assert out.strip().splitlines() == [
-        "skipped: %%on_kaggle runs this cell only on Kaggle; this is local machine."
-    ]
-
-
-def test_quiet_skip_prints_nothing(ip, capsys) -> None:  # type: ignore[no-untyped-def]
-    ip.run_cell_magic("on_colab", "-q", "touched = True")
-    assert capsys.readouterr().out == ""
-
-
-def test_forced_host_runs_the_matching_cell(ip, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("MLENV_RUNTIME", "kaggle")
-    ip.run_cell_magic("on_kaggle", "", "on_kaggle_ran = True")
-    ip.run_cell_magic("on_local", "-q", "on_local_ran = True")
-    assert ip.user_ns.get("on_kaggle_ran") is True and "on_local_ran" not in ip.user_ns
-
-
-def test_conditional_cell_rejects_unknown_flags(ip) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(UsageError):
-        ip.run_cell_magic("on_local", "--verbose", "x = 1")
-
-
-def test_no_variable_expansion_in_the_body(ip) -> None:  # type: ignore[no-untyped-def]
-    ip.user_ns["name"] = "expanded"
-    ip.run_cell_magic("on_local", "", "text = '{name} $name'")
-    assert ip.user_ns["text"] == "{name} $name"
-
-
-def test_last_expression_is_displayed_like_a_normal_cell(ip) -> None:  # type: ignore[no-untyped-def]
-    with capture_output() as captured:
-        ip.run_cell("%%on_local\nvalue = 6\nvalue * 7\n")
-    assert "42" in captured.stdout
-
-
-def test_ipython_syntax_inside_the_body(ip) -> None:  # type: ignore[no-untyped-def]
-    ip.run_cell_magic("on_local", "", "!exit 3\ncode = _exit_code\nreport = %mlenv")
-    assert ip.user_ns["code"] == 3
-    assert isinstance(ip.user_ns["report"], RuntimeReport)
-
-
-def test_exception_in_the_body_propagates_and_stops_the_cell(ip, capsys) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(ZeroDivisionError):
-        ip.run_cell_magic("on_local", "", "before = 1\n1 / 0\nafter = 1")
-    assert "before" in ip.user_ns and "after" not in ip.user_ns
-    result = ip.run_cell("%%on_local\n1 / 0\n")
-    assert isinstance(result.error_in_exec, ZeroDivisionError)
-
-
-def test_interrupt_mid_cell_propagates(ip, default_sigint) -> None:  # type: ignore[no-untyped-def]
-    started = threading.Event()
-    ip.user_ns["started"] = started
-
-    def interrupt() -> None:
-        started.wait(10)
-        os.kill(os.getpid(), signal.SIGINT)
-
-    worker = threading.Thread(target=interrupt)
-    worker.start()
-    body = "import time\nstarted.set()\nfor _ in range(500):\n    time.sleep(0.01)\ndone_all = 1\n"
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            ip.run_cell_magic("on_local", "", body)
-    finally:
-        worker.join()
-    assert "done_all" not in ip.user_ns
-
-
-def test_interrupt_mid_cell_fails_the_cell_in_run_cell(ip) -> None:  # type: ignore[no-untyped-def]
-    result = ip.run_cell("%%on_local\nraise KeyboardInterrupt\n")
-    assert isinstance(result.error_in_exec, KeyboardInterrupt)
+# Host cells (%%on_kaggle, ...) are tested in test_host_cells.py.
 
 
 def test_add_data_rejects_missing_source(ip) -> None:  # type: ignore[no-untyped-def]
@@ -201,3 +114,38 @@ def test_add_data_rejects_missing_source(ip) -> None:  # type: ignore[no-untyped
 
 def test_trailing_semicolon_is_not_an_argument(ip) -> None:  # type: ignore[no-untyped-def]
     assert isinstance(ip.run_line_magic("mlenv", ";"), RuntimeReport)
+
+
+# One rule for {var} and $var: a magic's line is expanded as IPython expands its own line
+# magics; a cell body never is.
+
+
+def test_every_line_magic_expands_braces_and_dollars(ip, capsys) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    ip.user_ns.update(flag="--json", requirement="gpu", owner="someone")
+    ip.run_cell("%mlenv {flag}")
+    assert json.loads(capsys.readouterr().out)["host"] == "local"
+    ip.run_cell("%mlenv $flag")
+    assert json.loads(capsys.readouterr().out)["host"] == "local"
+    result = ip.run_cell("%mlenv_gpu --require {requirement}")
+    assert type(result.error_in_exec).__name__ == "AcceleratorMissingError"
+    result = ip.run_cell("%mlenv_add_data {owner}/$requirement-data --offline")
+    assert type(result.error_in_exec).__name__ == "OfflineError"
+    assert "someone/gpu-data" in str(result.error_in_exec)
+
+
+def test_doubled_braces_and_dollars_stay_literal(ip) -> None:  # type: ignore[no-untyped-def]
+    result = ip.run_cell("%mlenv_gpu --min-memory {{15GiB}}")
+    assert type(result.error_in_exec) is UsageError
+    assert "{15GiB}" in str(result.error_in_exec)
+
+
+def test_the_line_of_a_host_cell_is_expanded_and_its_body_never(ip, capsys) -> None:  # type: ignore[no-untyped-def]
+    ip.user_ns.update(quiet="-q", name="expanded")
+    assert ip.run_cell("%%on_kaggle {quiet}\ntouched = True\n").success
+    assert capsys.readouterr().out == "" and "touched" not in ip.user_ns
+    assert ip.run_cell("%%on_local\ntext = '{name} $name'\n").success
+    assert ip.user_ns["text"] == "{name} $name"
+    ip.run_cell_magic("on_local", "", "direct = '{name} $name'")
+    assert ip.user_ns["direct"] == "{name} $name"

@@ -131,3 +131,36 @@ def test_missing_notebook_and_unknown_host_name_the_fix(tmp_path: Path) -> None:
     source = _write(tmp_path / "one.ipynb", "1")
     with pytest.raises(MlenvError, match="cannot be simulated"):
         notebook_runner.run_notebook(source, host="databricks")
+
+
+def _broken_python3_kernelspec(data_dir: Path) -> Path:
+    """A machine whose ``python3`` kernelspec starts a program that is not Python at all."""
+    spec = data_dir / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(
+        '{"argv": ["/bin/false", "{connection_file}"], "display_name": "broken",'
+        ' "language": "python"}',
+        encoding="utf-8",
+    )
+    return data_dir
+
+
+@pytest.mark.kernel
+def test_kernels_run_this_interpreter_whatever_kernelspecs_the_machine_has(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JUPYTER_PATH", str(_broken_python3_kernelspec(tmp_path / "machine")))
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "machine"))
+    printed: list[str] = []
+    with notebook_runner.own_kernel(tmp_path / "spec") as client:
+        client.execute_interactive(
+            "import sys; print(sys.executable)",
+            timeout=60,
+            output_hook=lambda msg: printed.append(msg["content"].get("text", "")),
+        )
+    assert "".join(printed).strip() == sys.executable
+    # The runner, which names "python3" in the notebook's metadata, uses the same kernel.
+    source = _write(tmp_path / "which.ipynb", "import sys; print(sys.executable)")
+    run = notebook_runner.run_notebook(source, out_dir=tmp_path / "out")
+    executed = nbformat.read(run.executed, as_version=4)
+    assert executed.cells[0].outputs[0]["text"].strip() == sys.executable

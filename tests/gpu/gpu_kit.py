@@ -49,3 +49,24 @@ def no_packages(name: str) -> Any:
 
 def local_runtime(frontend: str = "python") -> Runtime:
     return Runtime(host="local", frontend=frontend)
+
+
+def changing_t4(folder: Path, steps: int = 4) -> str:
+    """``steps`` variants of the real T4 capture whose memory use, utilization and power
+    climb from one to the next; for ``MLENV_FAKE_SMI_FIXTURE`` (joined by os.pathsep)."""
+    text = T4.read_text(encoding="utf-8")
+    paths = []
+    for step in range(steps):
+        used = 1032 + 3000 * step
+        variant = (
+            text.replace("<used>1032 MiB</used>", f"<used>{used} MiB</used>")
+            .replace("<gpu_util>0 %</gpu_util>", f"<gpu_util>{20 * step} %</gpu_util>")
+            .replace(
+                "<power_draw>26.78 W</power_draw>", f"<power_draw>{27 + 10 * step} W</power_draw>"
+            )
+        )
+        assert variant != text or step == 0
+        target = folder / f"t4-step{step}.xml"
+        target.write_text(variant, encoding="utf-8")
+        paths.append(str(target))
+    return os.pathsep.join(paths)

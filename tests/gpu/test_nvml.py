@@ -121,7 +121,10 @@ def test_init_failure_without_nvidia_smi_explains_itself(sysfs, tmp_path) -> Non
     recording.init = RM_MISMATCH
     result = report(ReplayNvml(recording), sysfs, env={"PATH": str(tmp_path)})
     assert result.backend == "none"
-    assert "Reboot" in result.guidance and "without a reboot" in result.guidance
+    assert result.guidance.splitlines()[1].startswith("1. Reboot the machine")
+    assert any("without a reboot" in note for note in result.notes)
+    text = repr(result)
+    assert text.count("without a reboot") == 1 and text.count("Reboot the machine") == 1
 
 
 def test_hanging_init_times_out() -> None:

@@ -69,7 +69,8 @@ def test_colab_gpu_variable_without_a_device_is_not_a_gpu(report_for) -> None:  
     assert not report.has_gpu
     with pytest.raises(AcceleratorMissingError, match="No GPU is available") as info:
         report.check(require="gpu")
-    assert "Hardware accelerator → T4 GPU → Save" in str(info.value)
+    assert "Runtime → Change runtime type" in str(info.value)
+    assert "Set Hardware accelerator to T4 GPU and press Save" in str(info.value)
 
 
 def test_kaggle_batch_is_plain_text_with_batch_advice(report_for) -> None:  # type: ignore[no-untyped-def]
@@ -139,10 +140,12 @@ def test_text_and_html_are_complete_on_their_own(report_for) -> None:  # type: i
     report = report_for(H100)
     text, html = repr(report), report._repr_html_()
     assert "\x1b[" not in text
-    assert "NVIDIA H100 80GB HBM3" in text and "19818 MiB / 81559 MiB" in text
-    assert "100 %" in text and "629 W / 700 W" in text
-    assert html is not None and "<table>" in html and "NVIDIA H100 80GB HBM3" in html
-    assert "<script" not in html and 'title="24%"' in html
+    assert "NVIDIA H100 80GB HBM3" in text and "19818 / 81559 MiB" in text
+    assert "100 %" in text and "629 / 700 W" in text
+    assert html is not None and 'data-mlenv-card="0"' in html and "NVIDIA H100 80GB HBM3" in html
+    assert "<script" not in html and "<style" not in html and 'class="mlenv-bar' not in html
+    assert 'data-mlenv-meter="memory" data-fill="24.3"' in html  # 19818 / 81559
+    assert 'data-mlenv-meter="power" data-fill="89.9"' in html  # 629.45 / 700
 
 
 def test_no_widget_outside_widget_frontends(report_for) -> None:  # type: ignore[no-untyped-def]
@@ -157,17 +160,17 @@ def test_widget_view_in_a_widget_frontend(report_for) -> None:  # type: ignore[n
     if int(ipywidgets.__version__.split(".")[0]) < 8:
         pytest.skip("ipywidgets 7 opens comms only inside a kernel: see test_widget_kernel.py")
     bundle = report._repr_mimebundle_()
-    assert bundle["text/plain"] == repr(report) and "<table>" in bundle["text/html"]
+    assert bundle["text/plain"] == repr(report) and "data-mlenv-card" in bundle["text/html"]
     view = report._widget_view
     assert bundle[WIDGET_MIME]["model_id"] == view.root.model_id
     assert bundle[WIDGET_MIME]["version_major"] == 2
-    rows = view.rows.children
-    assert len(rows) == 5
-    _, bar, detail = rows[1].children
-    assert (bar.value, bar.max) == (12, 19968) and "n/a (MIG)" in detail.value
+    [card] = view.cards.children  # one GPU card, its four MIG slices inside
+    assert all(f'data-mlenv-card="0:mig{i}"' in card.value for i in range(4))
+    assert "12 MiB / 19.5 GiB (0 %)" in card.value
+    assert "4 MIG slices of NVIDIA A100-SXM4-80GB · 19.5 GiB each" in view.header.value
     view.refresh(report_for(H100, runtime=WIDGET_FRONTEND))
-    assert len(view.rows.children) == 1
-    assert view.rows.children[0].children[1].value == 19818
+    [card] = view.cards.children
+    assert "19.4 / 79.6 GiB (24 %)" in card.value and "MIG" not in card.value
     view.close()
 
 

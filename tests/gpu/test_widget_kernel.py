@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlenv_magics.gpu.report import WIDGET_MIME
+from mlenv_magics.testing.notebook_runner import own_kernel
 
 pytestmark = pytest.mark.kernel
 
@@ -27,22 +28,18 @@ report
 """
 
 
-def test_bare_report_in_a_kernel_carries_text_html_and_the_widget_view() -> None:
-    manager_module = pytest.importorskip("jupyter_client.manager")
-    manager, client = manager_module.start_new_kernel(kernel_name="python3")
+def test_bare_report_in_a_kernel_carries_text_html_and_the_widget_view(tmp_path: Path) -> None:
     messages: list[dict] = []  # type: ignore[type-arg]
-    try:
+    with own_kernel(tmp_path) as client:
         client.execute_interactive(CODE, timeout=60, output_hook=messages.append)
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
     errors = [m["content"] for m in messages if m["msg_type"] == "error"]
     assert not errors, errors
     printed = "".join(m["content"].get("text", "") for m in messages if m["msg_type"] == "stream")
     model_id = printed.split("VIEW ", 1)[1].split()[0]
     [result] = [m["content"]["data"] for m in messages if m["msg_type"] == "execute_result"]
     assert result["text/plain"].startswith("GPU report")
-    assert "<table>" in result["text/html"]
+    assert 'data-mlenv-card="0:mig3"' in result["text/html"]
+    assert "<style" not in result["text/html"]
     view = result[WIDGET_MIME]
     assert view["model_id"] == model_id and view["version_major"] == 2
     json.dumps(result)

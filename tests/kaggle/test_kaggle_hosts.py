@@ -12,7 +12,6 @@ import pytest
 from mlenv_magics import add_data, data_command
 from mlenv_magics.api import acquire_data
 from mlenv_magics.data import kaggle_auth
-from mlenv_magics.data.kaggle_login import login_form
 from mlenv_magics.errors import (
     CredentialsError,
     LoginRequired,
@@ -20,6 +19,7 @@ from mlenv_magics.errors import (
     ServerError,
     UnsupportedHostError,
 )
+from mlenv_magics.kaggle_login_form import login_form
 from mlenv_magics.testing.kaggle_fake import KaggleFake
 
 FILES = {"train.csv": b"a,b\n1,2\n", "sub/notes.txt": b"hello"}

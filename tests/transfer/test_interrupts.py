@@ -37,6 +37,16 @@ def _clean_except_partials(root: Path) -> bool:
     return (not staging.exists() or not any(staging.iterdir())) and not (root / "test").exists()
 
 
+def _part_sizes(partial: Path) -> list[int]:
+    sizes = []
+    for part in partial.glob(f"*{PARTIAL_SUFFIX}"):
+        try:
+            sizes.append(part.stat().st_size)
+        except FileNotFoundError:  # renamed into place meanwhile
+            continue
+    return sizes
+
+
 def _resumable_bytes(partial: Path) -> int:
     """What a rerun could resume from, as saved so far: the sidecar's ranges, else the bytes."""
     saved = 0
@@ -69,19 +79,32 @@ def test_sigint_while_workers_run_stops_promptly_and_rerun_resumes(
     slow_files: list[RemoteFile],
     session,
     policy: TransferPolicy,
+    default_sigint: None,
 ) -> None:
     cache = Cache(tmp_path)
+    partial = cache.entry("test", "set", "1").partial_dir
     main = threading.main_thread().ident
     assert main is not None
-    timer = threading.Timer(0.15, signal.pthread_kill, (main, signal.SIGINT))  # a real Ctrl-C
+    downloading = threading.Event()
+
+    def press_ctrl_c_once_bytes_arrive() -> None:  # a real Ctrl-C, while the workers write
+        deadline = time.monotonic() + 20
+        while not any(_part_sizes(partial)) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        downloading.set()
+        signal.pthread_kill(main, signal.SIGINT)
+
+    presser = threading.Thread(target=press_ctrl_c_once_bytes_arrive)
     began = time.monotonic()
-    timer.start()
-    with pytest.raises(KeyboardInterrupt):
-        _download(cache, slow_files, session, policy)
-    timer.cancel()
+    presser.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _download(cache, slow_files, session, policy)
+    finally:
+        presser.join()
+    assert downloading.is_set()
     assert time.monotonic() - began < 3  # workers were stopped, not waited for
     assert _clean_except_partials(tmp_path)
-    partial = cache.entry("test", "set", "1").partial_dir
     kept = sum(p.stat().st_size for p in partial.glob("*.part"))
     assert kept > 0
     for name in BLOBS:
