@@ -126,8 +126,8 @@ def start_live(
 
     Raises ``error(...)`` pointing at ``--watch`` when widgets cannot be shown here.
     """
-    from .gpu import gpu_report, refresh_report
-    from .gpu.live import GpuMonitor, replace_current
+    from .gpu import gpu_report
+    from .gpu.live import GpuMonitor, LiveRefresh, replace_current
 
     assert options.live is not None
     if report is None:
@@ -136,7 +136,7 @@ def start_live(
     view = report.widget_view() if report.widgets_allowed else None
     if view is None:
         raise error(LIVE_NEEDS_WIDGETS)
-    monitor = GpuMonitor(report, refresh or refresh_report, options.live, view)
+    monitor = GpuMonitor(report, refresh or LiveRefresh(options.live), options.live, view)
     return replace_current(monitor)
 
 

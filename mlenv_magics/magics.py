@@ -28,10 +28,17 @@ def _parse(prog: str, define: arguments.Define, line: str) -> argparse.Namespace
 
 
 def _usage(prog: str, define: arguments.Define) -> Callable[[MagicMethod], MagicMethod]:
-    """Append the usage to the docstring, so ``%magic?`` shows the options."""
+    """Add the usage to what ``%magic?`` shows. IPython asks ``getdoc()`` before
+    ``__doc__``, so the help is formatted when asked for, not at ``%load_ext``."""
 
     def decorate(method: MagicMethod) -> MagicMethod:
-        method.__doc__ = f"{method.__doc__}\n\n{arguments.usage(prog, define)}"
+        earlier = getattr(method, "getdoc", None)
+
+        def getdoc() -> str:
+            doc = earlier() if earlier is not None else method.__doc__
+            return f"{doc}\n\n{arguments.usage(prog, define)}"
+
+        method.getdoc = getdoc  # type: ignore[attr-defined]
         return method
 
     return decorate

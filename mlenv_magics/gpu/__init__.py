@@ -227,16 +227,23 @@ def refresh_report(
     nvml: Any = None,
     system: str | None = None,
     precheck: bool = True,
+    smi_stream: Any = None,
 ) -> GpuReport:
     """``previous`` with fresh device readings: only the GPU probe runs again.
+
+    With ``smi_stream`` (a :class:`~mlenv_magics.gpu.smi_stream.SmiStream`) and a report
+    that came from nvidia-smi, the readings come from that running ``nvidia-smi`` loop.
 
     Host, frameworks and TPUs do not change while a kernel runs, so a live view asks only
     NVML (or one ``nvidia-smi -q -x``) per refresh; compute capabilities are carried over.
     """
     env = os.environ if env is None else env
-    probe = probe_gpus(
-        env, path_exists, nvml=nvml, system=system, precheck=precheck, capabilities=False
-    )
+    if smi_stream is not None and previous.backend == "nvidia-smi":
+        probe = smi_stream.probe()
+    else:
+        probe = probe_gpus(
+            env, path_exists, nvml=nvml, system=system, precheck=precheck, capabilities=False
+        )
     known = {d.uuid: d.compute_capability for d in previous.devices if d.uuid}
     for device in probe.devices:
         if device.compute_capability is None:

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import atexit
 import contextvars
+import os
 import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,6 +118,9 @@ class GpuMonitor:
         self._next_retry_s: float | None = None
         self._context = contextvars.copy_context()
         self._thread: threading.Thread | None = None
+        close = getattr(refresh, "close", None)
+        if close is not None:  # also when the monitor is dropped without stop()
+            self._finalizer = weakref.finalize(self, close)
         self._record(report)
         self._render()
 
@@ -144,6 +148,9 @@ class GpuMonitor:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(STOP_JOIN_S)  # a probe in flight finishes alone; nothing waits on it
+        finalizer = getattr(self, "_finalizer", None)
+        if finalizer is not None:
+            finalizer()
         if not already:
             self._render()
         with self._changed:
@@ -291,6 +298,35 @@ class GpuMonitor:
 
             bundle[WIDGET_MIME] = self.view.mime_data()
         return bundle
+
+
+class LiveRefresh:
+    """The refresh a live view uses by default: NVML again, or one running nvidia-smi loop."""
+
+    def __init__(self, interval_s: float, env: Mapping[str, str] | None = None) -> None:
+        self.interval_s = interval_s
+        self.env = env
+        self._stream: Any = None
+
+    def __call__(self, previous: Any) -> Any:
+        from . import refresh_report
+
+        if previous.backend != "nvidia-smi":
+            return refresh_report(previous, env=self.env)
+        if self._stream is None:
+            from .smi_stream import SmiStream
+            from .smi_xml import SmiUnavailable, find_nvidia_smi
+
+            env = os.environ if self.env is None else self.env
+            executable = find_nvidia_smi(env.get("PATH", ""))
+            if executable is None:
+                raise SmiUnavailable("nvidia-smi is no longer on PATH")
+            self._stream = SmiStream(executable, self.interval_s, self.env)
+        return refresh_report(previous, env=self.env, smi_stream=self._stream)
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
 
 
 def _run(ref: weakref.ref[GpuMonitor], stop: threading.Event, interval_s: float) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -101,14 +102,30 @@ def _wait(
     reporter: RunReporter,
     timing: WaitClock | None,
 ) -> LogFollower:
-    follower = LogFollower(client, pushed.kernel, reporter.log)
-    if not options.quiet:
-        follower.start()
+    lock = threading.Lock()
+    logged = threading.Event()
+
+    def on_log(text: str) -> None:
+        logged.set()
+        with lock:
+            started = run.status == "queued"
+            if started:
+                run.status = "running"  # output is arriving: it runs, whatever the last poll said
+        reporter.log(text)
+        if started:
+            reporter.status(run)
+
+    follower = LogFollower(client, pushed.kernel, on_log)
 
     def on_poll(poll: Poll) -> None:
-        run.status = public_status(poll.answer.state)
-        run.elapsed = poll.elapsed
-        run.failure = poll.answer.failure or None
+        if poll.confirmed and not options.quiet:
+            follower.start()  # only now: before, the stream could still be the last run's log
+        with lock:
+            status = public_status(poll.answer.state)
+            if not (status == "queued" and logged.is_set()):
+                run.status = status
+            run.elapsed = poll.elapsed
+            run.failure = poll.answer.failure or None
         reporter.status(run)
 
     try:

@@ -8,6 +8,7 @@ import html
 import os
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
@@ -103,6 +104,8 @@ class WidgetView:
         self._log = ""
         self._lock = threading.Lock()
         self._shown = False
+        self._started: float | None = None
+        self._run: KaggleRun | None = None
 
     def _show(self) -> None:
         if not self._shown:
@@ -114,11 +117,19 @@ class WidgetView:
     def notice(self, text: str) -> None:
         print(text, flush=True)
 
+    def _elapsed(self, run: KaggleRun) -> str:
+        if self._started is None:
+            self._started = time.monotonic()
+        if run.status in ("queued", "running"):  # counted here between polls
+            return human_duration(max(run.elapsed or 0.0, time.monotonic() - self._started))
+        return human_duration(run.elapsed) if run.elapsed is not None else "0s"
+
     def status(self, run: KaggleRun) -> None:
         self._show()
+        self._run = run
         color = COLORS.get(run.status, "#6b7280")
         version = f" v{run.version}" if run.version else ""
-        elapsed = human_duration(run.elapsed) if run.elapsed is not None else "0s"
+        elapsed = self._elapsed(run)
         out = f" · files in {html.escape(str(run.out))}" if run.out is not None else ""
         self.header.value = (
             f'<div class="mlenv-kaggle-status"><b>kaggle run</b> '
@@ -136,6 +147,8 @@ class WidgetView:
             '<pre class="mlenv-kaggle-log" style="max-height:18em;overflow:auto;margin:2px 0;'
             f'font-size:12px">{body}</pre>'
         )
+        if self._run is not None:
+            self.status(self._run)  # the elapsed time moves on with the log
 
     def outputs(self, outputs: list[dict[str, Any]]) -> None:
         if outputs:

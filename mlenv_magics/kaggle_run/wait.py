@@ -42,6 +42,7 @@ class Poll:
     answer: protocol.StatusAnswer
     elapsed: float
     calls: int
+    confirmed: bool  # Kaggle has shown this run itself (queued or running), not the last one
 
 
 def wait_for_end(
@@ -69,6 +70,7 @@ def wait_for_end(
     unreadable = 0
     calls = 0
     while True:
+        answer: protocol.StatusAnswer | None
         try:
             answer = client.status(latest)
             unreadable = 0
@@ -76,12 +78,12 @@ def wait_for_end(
             unreadable += 1
             if unreadable >= MAX_UNREADABLE:
                 raise
-            answer = protocol.StatusAnswer("queued" if not seen_active else "running", "")
+            answer = None
         calls += 1
         now = timing.clock()
-        if answer is None:
-            answer = protocol.StatusAnswer("queued", "")
-        if answer.active:
+        if answer is None:  # 404 (not visible yet) or unreadable: no news
+            answer = protocol.StatusAnswer("running" if seen_active else "queued", "")
+        elif answer.active:
             seen_active = True
         elif (
             answer.terminal
@@ -92,7 +94,7 @@ def wait_for_end(
             and answer.state == baseline.state
         ):
             answer = protocol.StatusAnswer("queued", "")  # still the previous run's
-        poll = Poll(answer, now - start, calls)
+        poll = Poll(answer, now - start, calls, confirmed=seen_active)
         on_poll(poll)
         if answer.terminal:
             return poll
@@ -137,7 +139,9 @@ class LogFollower:
         self._thread = threading.Thread(target=self._run, name="mlenv-kaggle-log", daemon=True)
 
     def start(self) -> LogFollower:
-        self._thread.start()
+        """Start reading (once; later calls do nothing)."""
+        if self._thread.ident is None:
+            self._thread.start()
         return self
 
     def _deliver(self, index: int, event: dict[str, Any]) -> None:

@@ -6,8 +6,8 @@ with ``Content-Length``, ``Last-Modified``, ``ETag``, ``Accept-Ranges``, ``x-goo
 ``Content-Type``; it answers ``Range`` with ``206``/``Content-Range`` (``If-Range`` honoured) and
 ``416`` when out of range, and ``HEAD``. Faults can be injected per blob: dropped connections at a
 byte offset, 429 with ``Retry-After``, 5xx, a wrong hash header, a per-connection rate cap,
-stalls, ignored ranges, corrupted bytes and expired signatures. It counts requests and bytes per
-blob.
+stalls, ignored ranges, corrupted bytes, expired signatures, redirects anywhere, gzip-encoded
+bodies and bodies without a length. It counts requests and bytes per blob.
 
 Only the standard library is used, so the kit works without the rest of the package::
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import email.utils
+import gzip
 import hashlib
 import os
 import secrets
@@ -112,6 +113,12 @@ class Faults:
       403); call :meth:`BlobHost.expire` to rotate the signature.
     - ``hashes``: which hashes ``x-goog-hash`` carries (``("crc32c",)`` like a composite object).
     - ``split_hash_headers``: send ``x-goog-hash`` as repeated header lines.
+    - ``status_from``: serve this many requests normally before ``status`` starts.
+    - ``redirect_to``: answer every request with ``302`` to this ``Location`` (any scheme).
+    - ``gzip``: encode bodies with gzip when the request accepts it (as object stores
+      transcode); ``Content-Length`` is then the encoded length, ``x-goog-hash`` still
+      describes the stored bytes.
+    - ``no_length``: send no ``Content-Length``; the body ends when the connection closes.
     """
 
     drop_at: int | None = None
@@ -128,6 +135,10 @@ class Faults:
     expired: int = 403
     hashes: tuple[str, ...] = ("crc32c", "md5")
     split_hash_headers: bool = False
+    status_from: int = 0
+    redirect_to: str | None = None
+    gzip: bool = False
+    no_length: bool = False
 
 
 @dataclass
@@ -415,7 +426,10 @@ class _Handler(BaseHTTPRequestHandler):
             with host._lock:
                 expected_signature = blob.signature
                 injected = faults.status if faults.status and faults.status_times > 0 else None
-                if injected:
+                if injected and faults.status_from > 0:
+                    faults.status_from -= 1
+                    injected = None
+                elif injected:
                     faults.status_times -= 1
             if signature != expected_signature:
                 code = b"ExpiredToken" if faults.expired == 400 else b"AccessDenied"
@@ -424,6 +438,9 @@ class _Handler(BaseHTTPRequestHandler):
             if injected:
                 extra = {"Retry-After": faults.retry_after} if faults.retry_after else {}
                 self._send_simple(injected, b"<Error><Code>Injected</Code></Error>", extra)
+                return
+            if faults.redirect_to is not None:
+                self._send_simple(302, b"", {"Location": faults.redirect_to})
                 return
             self._send_blob(blob, faults, range_header, head)
         except (_Dropped, ConnectionError, OSError):
@@ -471,10 +488,20 @@ class _Handler(BaseHTTPRequestHandler):
             return
         start, end = (0, blob.size) if selected == "full" else selected
         status = 200 if selected == "full" else 206
+        encoded = None
+        if faults.gzip and "gzip" in (self.headers.get("Accept-Encoding") or ""):
+            encoded = gzip.compress(b"".join(blob.chunks(start, end)))
         self._live.status = status
         self.send_response(status)
         self.send_header("Content-Type", blob.content_type)
-        self.send_header("Content-Length", str(end - start))
+        if encoded is not None:
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(encoded)))
+        elif faults.no_length:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(end - start))
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("ETag", blob.etag)
         self.send_header("Last-Modified", blob.last_modified_header)
@@ -484,7 +511,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("x-goog-hash", line)
         self.send_header("x-goog-stored-content-length", str(blob.size))
         self.end_headers()
-        if not head:
+        if head:
+            return
+        if encoded is not None:
+            self._write_counted(encoded)
+        else:
             self._send_body(blob, faults, start, end)
 
     def _hash_lines(self, blob: _Blob, faults: Faults) -> list[str]:

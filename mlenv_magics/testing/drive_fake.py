@@ -4,8 +4,8 @@ The real PyDrive2 (and googleapiclient, oauth2client, google-auth) talk to it ov
 127.0.0.1: ``files.list`` with ``q`` and paging, ``files.get`` with ``fields``,
 ``alt=media`` with ``Range``, ``files/<id>/export``, ``about``, and ``POST /token`` for the
 service-account JWT grant and the refresh-token grant. Faults can be injected: a transfer
-dropped at a byte offset, a wrong md5 in the metadata, 5xx and 429 answers, revoked tokens,
-files the caller may not read, slow media.
+dropped at a byte offset, a wrong md5 or size in the metadata, 5xx and 429 answers, revoked
+tokens, files the caller may not read, slow media, media redirected elsewhere.
 
     with DriveFake() as fake:
         folder = fake.add_folder("data")
@@ -246,6 +246,8 @@ class FakeDriveItem:
     trashed: bool = False
     version: int = 1
     reported_md5: str | None = None  # a fault: the metadata announces this md5 instead
+    reported_size: int | None = None  # a fault: the metadata announces this size instead
+    media_location: str | None = None  # a fault: media answers 302 to this URL
     denied: bool = False  # a fault: 403 for everyone
     target_id: str | None = None  # shortcuts
 
@@ -530,6 +532,16 @@ class DriveFake:
         with self._lock:
             self._items[file_id].reported_md5 = "0" * 32
 
+    def misreport_size(self, file_id: str, size: int) -> None:
+        """The metadata announces ``size`` as the file's size (``fileSize``)."""
+        with self._lock:
+            self._items[file_id].reported_size = size
+
+    def redirect_media(self, file_id: str, location: str) -> None:
+        """Media downloads of this file answer ``302`` to ``location``."""
+        with self._lock:
+            self._items[file_id].media_location = location
+
     def deny(self, file_id: str) -> None:
         """Every caller gets 403 for this file."""
         with self._lock:
@@ -614,7 +626,8 @@ class DriveFake:
             resource["driveId"] = item.drive_id
             resource["teamDriveId"] = item.drive_id
         if item.content is not None:
-            resource["fileSize"] = str(len(item.content))
+            size = item.reported_size if item.reported_size is not None else len(item.content)
+            resource["fileSize"] = str(size)
             resource["md5Checksum"] = item.reported_md5 or item.md5
             resource["downloadUrl"] = f"{base}files/{item.id}?alt=media&source=downloadUrl"
         if item.mime_type.startswith("application/vnd.google-apps.") and item.exports:
@@ -893,6 +906,11 @@ class _Handler(BaseHTTPRequestHandler):
                 "Only files with binary content can be downloaded. Use Export with Docs "
                 "Editors files.",
             )
+        elif item.media_location is not None:
+            self.send_response(302)
+            self.send_header("Location", item.media_location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         else:
             self._send_bytes(item, item.content, etag=item.md5)
 

@@ -168,6 +168,7 @@ class KaggleFake:
         self.answer_mount_slug: str | None = None  # attach and Colab's mount answer this instead
         self.calls: list[Call] = []
         self._faults: dict[str, list[Fault]] = {}
+        self._redirects: dict[str, list[str]] = {}
         self._delays: dict[str, float] = {}
         self._blob_urls: dict[tuple[str, ...], str] = {}
         self._lock = threading.Lock()
@@ -323,6 +324,12 @@ class KaggleFake:
             self._faults.setdefault(method, []).append(
                 Fault(status, text, times, retry_after, http_200)
             )
+
+    def redirect(self, method: str, location: str, *, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` ("attach", "DownloadDataset", "*") answer
+        ``307`` to ``location`` (any host, any scheme), as a hijacked or broken proxy would."""
+        with self._lock:
+            self._redirects.setdefault(method, []).extend([location] * times)
 
     def slow(self, method: str, seconds: float) -> None:
         """Delay every answer to ``method`` ("*" for all) by ``seconds``."""
@@ -502,6 +509,11 @@ class _Handler(BaseHTTPRequestHandler):
         delay = self.fake._delay_for(method)
         if delay:
             time.sleep(delay)
+        with self.fake._lock:
+            queued = self.fake._redirects.get(method) or self.fake._redirects.get("*")
+            location = queued.pop(0) if queued else None
+        if location is not None:
+            raise _Reply(307, None, {"Location": location})
         fault = self.fake._take_fault(method)
         if fault is not None:
             headers = {}

@@ -41,6 +41,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -565,7 +566,9 @@ class KernelsFake:
 
         query = parse_qs(urlsplit(handler.path).query)
         timeout = min(float((query.get("timeout") or ["60"])[0]), 120.0)
-        handler._answer(_Reply(200, {"changed": self.wait_for_change(timeout)}))
+        changed = self.wait_for_change(timeout)
+        with suppress(OSError):  # the waiting process may be gone (interrupted, shut down)
+            handler._answer(_Reply(200, {"changed": changed}))
         return True
 
     # ----------------------------------------------------------------- log stream
@@ -595,11 +598,12 @@ class KernelsFake:
             return True
         if session.status not in ACTIVE:
             payload = json.dumps(session.log_events()).encode()
-            handler.send_response(200)
-            handler.send_header("Content-Type", "application/json")
-            handler.send_header("Content-Length", str(len(payload)))
-            handler.end_headers()
-            handler.wfile.write(payload)
+            with suppress(OSError):
+                handler.send_response(200)
+                handler.send_header("Content-Type", "application/json")
+                handler.send_header("Content-Length", str(len(payload)))
+                handler.end_headers()
+                handler.wfile.write(payload)
             return True
         handler.close_connection = True
         handler.send_response(200)

@@ -126,6 +126,15 @@ class FileDownload:
         if self.partial.take_headers(response, offset, total):
             # The source did not know the size (an archive); the bar can show it now.
             self.shared.sink.file_started(self.relpath, self.partial.total)
+        listed, announced = self.remote.size, self.partial.total
+        if listed is not None and announced is not None and announced != listed:
+            response.close()
+            self._discard_partial()
+            raise IntegrityError(
+                f"{self.relpath}: the server announced {announced} bytes, expected {listed}"
+                " (the size the source listed); nothing was kept.",
+                fix="Rerun to download it again; report the source if it persists.",
+            )
 
     def _open(self, offset: int) -> tuple[Any, int]:
         """A response that streams the file from the returned offset (206 or 200)."""
@@ -191,8 +200,13 @@ class FileDownload:
         """Append the body to the partial file; (new offset, whether the file is complete)."""
         network_errors = network_error_types()
         total = self.partial.total
+        limit = self.remote.size if self.remote.size is not None else total
         watcher = self.remote.watcher
+        failure: str | None = None
+        overflowed = False
         try:
+            if self.shared.cancel.is_set():
+                raise Cancelled
             with open(self.partial.part, "r+b" if offset else "wb") as out:
                 out.seek(offset)
                 out.truncate()
@@ -205,6 +219,9 @@ class FileDownload:
                         raise Cancelled
                     if not chunk:
                         continue
+                    if limit is not None and offset + len(chunk) > limit:
+                        overflowed = True  # never past the size announced or listed
+                        break
                     out.write(chunk)
                     digests.feed(chunk)
                     offset += len(chunk)
@@ -214,12 +231,21 @@ class FileDownload:
                     self.budget.made_progress()
                     self.job.report(len(chunk))
         except network_errors as exc:
-            if self.shared.cancel.is_set():
-                raise Cancelled from None
-            self.job.wait_before_retry(self.budget, offset, describe_network_error(exc))
-            return offset, False
+            failure = describe_network_error(exc)
         finally:
             response.close()
+        if overflowed:
+            self._discard_partial()
+            raise IntegrityError(
+                f"{self.relpath}: the server sent more than the {limit} bytes it announced;"
+                " the download was stopped and the bytes were discarded.",
+                fix="Rerun to download it again; report the source if it persists.",
+            )
+        if failure is not None:  # out of the handler: the network error holds the request
+            if self.shared.cancel.is_set():
+                raise Cancelled
+            self.job.wait_before_retry(self.budget, offset, failure)
+            return offset, False
         if total is not None and offset < total:
             self.job.wait_before_retry(self.budget, offset, "the connection closed early")
             return offset, False

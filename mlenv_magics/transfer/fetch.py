@@ -14,7 +14,14 @@ from ..errors import ServerError
 from .download import FileDownload
 from .files import FetchedFile, RemoteFile, partial_path, safe_relpath
 from .policy import DEFAULT_POLICY, TransferPolicy
-from .shared import WAIT_SLICE, ActiveResponses, Cancelled, NullProgress, SharedState
+from .shared import (
+    CANCEL_GRACE,
+    WAIT_SLICE,
+    ActiveResponses,
+    Cancelled,
+    NullProgress,
+    SharedState,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -85,6 +92,7 @@ def _run_parallel(
 ) -> list[FetchedFile]:
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlenv-fetch")
     futures: list[Future[FetchedFile]] = [pool.submit(job.run) for job in jobs]
+    finished = False
     try:
         pending: set[Future[FetchedFile]] = set(futures)
         while pending:
@@ -94,7 +102,9 @@ def _run_parallel(
                 error = future.exception()
                 if error is not None and not isinstance(error, Cancelled):
                     raise error
-        return [future.result() for future in futures]
+        results = [future.result() for future in futures]
+        finished = True
+        return results
     except BaseException:
         shared.cancel.set()
         for future in futures:
@@ -102,4 +112,6 @@ def _run_parallel(
         shared.active.abort_all()
         raise
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if not finished:  # cancelled workers stop within moments; one stuck is not waited for
+            wait(futures, CANCEL_GRACE)
+        pool.shutdown(wait=finished, cancel_futures=True)

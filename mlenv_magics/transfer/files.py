@@ -9,6 +9,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ServerError
+from ..pathnames import has_drive_prefix
 from .http import redact_url
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ def safe_relpath(relpath: str) -> PurePosixPath:
         or path.is_absolute()
         or "\x00" in relpath
         or any(part in ("", "..", ".") for part in relpath.replace("\\", "/").split("/"))
-        or (path.parts and ":" in path.parts[0])
+        or any(has_drive_prefix(part) for part in path.parts)  # "Results: 2024.csv" is fine
     ):
         raise ServerError(
             f"The server named a file {relpath!r}, which would land outside the data folder; "

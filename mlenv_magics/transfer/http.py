@@ -1,5 +1,11 @@
-"""HTTP: sessions that honour the proxy settings, :func:`send` (timeouts and bounded retries),
-and messages about network failures that never show a signed URL's query.
+"""HTTP: sessions that honour the proxy settings, :func:`send` (timeouts and bounded retries,
+redirects followed by hand), and messages about network failures that never show a signed
+URL's query.
+
+Headers given to :func:`send` go only to the exact origin (scheme, host, port) of the URL they
+were given with; a redirect elsewhere is followed without them, and one to anything but
+``http``/``https`` is refused. Errors raised here chain nothing: the exceptions of ``requests``
+keep the request, its headers and its signed URL.
 
 ``requests`` is imported only when a function needs it.
 """
@@ -10,18 +16,22 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
-from ..errors import TransferError
+from ..errors import ServerError, TransferError
 from .policy import (
     DEFAULT_POLICY,
+    Cancelled,
     RetryBudget,
     TransferPolicy,
     is_retryable_status,
+    pause,
     retry_after_seconds,
 )
 
 if TYPE_CHECKING:
+    import threading
+
     import requests
 
 READ_SIZE = 64 << 10  # bytes per socket read at least; small enough to notice Ctrl-C promptly
@@ -117,13 +127,49 @@ def _env_session_class() -> Any:
 
 def redact_url(url: str) -> str:
     """``scheme://host/path`` without the query (signed URLs carry their signature there)."""
-    parts = urlsplit(url)
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(a malformed URL)"
     return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
 
 
 def host_of(url: str) -> str:
-    return urlsplit(url).hostname or ""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of ``url``, with the scheme's default port filled in."""
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        return scheme, (parts.hostname or "").lower(), parts.port or DEFAULT_PORTS.get(scheme)
+    except ValueError:
+        return "", url, None
+
+
+def same_origin(url: str, other: str) -> bool:
+    return origin_of(url) == origin_of(other)
+
+
+def redirect_target(url: str, location: str) -> str:
+    """Where a redirect from ``url`` leads; TransferError when it is not an HTTP address."""
+    target = urljoin(url, location)
+    scheme = origin_of(target)[0]
+    if scheme in ("http", "https"):
+        return target
+    shown = f"a {scheme}: address" if scheme else "an address that is not a URL"
+    raise TransferError(
+        f"{redact_url(url)} redirected to {shown}; only http and https are followed.",
+        fix="Report this source to its owner; the download cannot go there.",
+    )
 
 
 def network_error_types() -> tuple[type[BaseException], ...]:
@@ -182,40 +228,100 @@ def send(
     url: str,
     *,
     policy: TransferPolicy = DEFAULT_POLICY,
+    stop_on: Sequence[threading.Event] = (),
     **kwargs: Any,
 ) -> requests.Response:
     """One request with timeouts and bounded retries (429 with Retry-After, 5xx, dropped
     connections, timeouts). Returns the final response, whatever its status, for the caller to
-    map; raises TransferError when the network kept failing."""
-    import requests
+    map; raises TransferError when the network kept failing.
 
+    Redirects are followed by hand (unless ``allow_redirects=False``), as ``requests`` would,
+    but ``headers`` reach only the origin of ``url``. A back-off wait ends as soon as one of
+    ``stop_on`` is set (Cancelled)."""
     if kwargs.get("timeout") is None:  # never wait forever
         kwargs["timeout"] = (policy.connect_timeout, policy.read_timeout)
+    follow = kwargs.pop("allow_redirects", True)
+    headers = kwargs.pop("headers", None)
+    home = url
+    for _ in range(MAX_REDIRECTS + 1):
+        scoped = headers if same_origin(url, home) else None
+        response = _send_retrying(
+            session, method, url, policy, stop_on, headers=scoped, allow_redirects=False, **kwargs
+        )
+        location = response.headers.get("Location")
+        status = response.status_code
+        if not follow or status not in REDIRECT_STATUSES or not location:
+            return response
+        response.close()
+        url = redirect_target(url, location)
+        kwargs.pop("params", None)  # the Location is the whole address
+        if method != "HEAD" and (status in (302, 303) or (status == 301 and method == "POST")):
+            method = "GET"  # what browsers and requests do; the body stays behind
+            for body in ("data", "json", "files"):
+                kwargs.pop(body, None)
+    raise ServerError(
+        f"{redact_url(home)} redirected more than {MAX_REDIRECTS} times.",
+        fix="Report this source to its owner.",
+    )
+
+
+def _send_retrying(
+    session: requests.Session,
+    method: str,
+    url: str,
+    policy: TransferPolicy,
+    stop_on: Sequence[threading.Event],
+    **kwargs: Any,
+) -> requests.Response:
+    import requests
+
     budget = RetryBudget(policy)
     network_errors = network_error_types()
+    unusable = (
+        requests.exceptions.InvalidSchema,
+        requests.exceptions.MissingSchema,
+        requests.exceptions.InvalidURL,
+    )
     while True:
+        if any(stop.is_set() for stop in stop_on):
+            raise Cancelled
+        failure: TransferError | None = None
+        delay: float | None = None
         try:
             response = session.request(method, url, **kwargs)
         except requests.exceptions.SSLError:
-            raise TransferError(
+            failure = TransferError(
                 f"TLS verification failed for {host_of(url)}.",
                 fix="If a proxy intercepts TLS, point REQUESTS_CA_BUNDLE or SSL_CERT_FILE at "
                 "its CA certificate, then rerun.",
-            ) from None
+            )
+        except unusable:
+            failure = TransferError(
+                f"{method} {redact_url(url)}: not an address that can be fetched over HTTP.",
+                fix="Report this source to its owner.",
+            )
+        except requests.exceptions.InvalidHeader:
+            failure = TransferError(
+                f"A request header for {host_of(url)} holds a line break or another character"
+                " that cannot be sent.",
+                fix="Copy the credentials again (a single line, nothing around them).",
+            )
         except network_errors as exc:
             delay = budget.next_delay()
             if delay is None:
-                raise TransferError(
+                failure = TransferError(
                     f"{method} {redact_url(url)} failed after {budget.failures} tries: "
                     f"{describe_network_error(exc)}.",
                     fix="Check the network connection, then rerun (downloads resume).",
-                ) from None
-            policy.sleep(delay)
-            continue
-        if is_retryable_status(response.status_code):
+                )
+        else:
+            if not is_retryable_status(response.status_code):
+                return response
             delay = budget.next_delay(retry_after_seconds(response))
-            if delay is not None:
-                response.close()
-                policy.sleep(delay)
-                continue
-        return response
+            if delay is None:
+                return response
+            response.close()
+        if failure is not None:
+            raise failure  # outside the handler: nothing of the request is chained to it
+        assert delay is not None
+        pause(policy, delay, stop_on)

@@ -11,7 +11,7 @@ from ..errors import TransferError
 from .files import PARTIAL_SUFFIX, SIDECAR_SUFFIX, RemoteFile, safe_relpath
 from .http import host_of
 from .partial import PartialFile
-from .policy import RetryBudget
+from .policy import RetryBudget, pause
 from .requester import FileRequester
 from .shared import SharedState
 
@@ -45,7 +45,12 @@ class FileJob:
         if self.remote.watcher is not None:
             self.remote.watcher.restart(None)
 
-    def wait_before_retry(self, budget: RetryBudget, offset: int, why: str) -> None:
+    def wait_before_retry(
+        self, budget: RetryBudget, offset: int, why: str, stop: threading.Event | None = None
+    ) -> None:
+        """Wait out the back-off (ended at once by Ctrl-C, a failing neighbour or ``stop``:
+        Cancelled), or TransferError when the retries are spent. Call it outside an
+        ``except`` block, so the network error (which holds the request) is not chained."""
         delay = budget.next_delay()
         if delay is None:
             from ..render import human_bytes
@@ -57,4 +62,5 @@ class FileJob:
                 f"{human_bytes(offset)}{of_total} after {budget.failures} tries ({why}).",
                 fix="Check the network connection, then rerun to resume.",
             )
-        self.policy.sleep(delay)
+        stops = (self.shared.cancel,) if stop is None else (self.shared.cancel, stop)
+        pause(self.policy, delay, stops)

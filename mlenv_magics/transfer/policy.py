@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import email.utils
 import random
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,6 +81,32 @@ class RetryBudget:
         if now - self._first_failure + delay > policy.max_elapsed:
             return None
         return delay
+
+
+class Cancelled(Exception):
+    """Another worker failed or the user pressed Ctrl-C: stop, keep the partial bytes."""
+
+
+CANCEL_POLL = 0.05  # seconds between looks at a second stop event during a wait
+
+
+def pause(policy: TransferPolicy, seconds: float, stops: Sequence[threading.Event] = ()) -> None:
+    """Wait ``seconds`` before a retry, cut short by any of ``stops`` (then Cancelled).
+
+    With the real ``time.sleep`` the wait is spent on the events themselves, so Ctrl-C or a
+    failing neighbour ends it at once; an injected ``policy.sleep`` (a test clock) is called
+    as is."""
+    if policy.sleep is not time.sleep or not stops:
+        policy.sleep(seconds)
+    else:
+        deadline = time.monotonic() + seconds
+        while not any(stop.is_set() for stop in stops):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            stops[0].wait(left if len(stops) == 1 else min(left, CANCEL_POLL))
+    if any(stop.is_set() for stop in stops):
+        raise Cancelled
 
 
 def is_retryable_status(status: int) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ from ..checksums import crc32c
 from .http import describe_network_error, network_error_types, read_size_for
 from .job import FileJob
 from .policy import RetryBudget, TransferPolicy
-from .shared import WAIT_SLICE, ActiveResponses, Cancelled
+from .shared import CANCEL_GRACE, WAIT_SLICE, ActiveResponses, Cancelled
 from .verify import Digests, HashChecks, combined_crc32c, crc32c_of_file
 
 SIDECAR_SAVE_INTERVAL = 0.5  # seconds between progress saves of a ranged download
@@ -65,16 +65,19 @@ def download_ranges(job: FileJob, first: Any, checks: HashChecks) -> RangedResul
     workers = max(1, min(job.policy.parallel_ranges, len(ranges)))
     pool = ThreadPoolExecutor(workers + 1, thread_name_prefix="mlenv-range")
     md5: Digests | None = None
+    futures: list[Future[None]] = []
     if checks.md5:
         md5 = Digests(HashChecks(md5=True, crc32c=False))
-        pool.submit(_md5_follower, job, md5, total, stop)
+        futures.append(pool.submit(_md5_follower, job, md5, total, stop))
+    finished = False
     first = None  # owned by the chunks now
     try:
-        futures = [
+        workers_done = [
             pool.submit(_range_worker, job, chunks, stop, local, checks, crcs)
             for _ in range(workers)
         ]
-        pending = set(futures)
+        futures += workers_done
+        pending = set(workers_done)
         saved_at = time.monotonic()
         while pending:
             done, pending = wait(pending, WAIT_SLICE, FIRST_EXCEPTION)
@@ -85,6 +88,7 @@ def download_ranges(job: FileJob, first: Any, checks: HashChecks) -> RangedResul
                 error = future.exception()
                 if error is not None:
                     raise error
+        finished = True
     except BaseException:
         stop.set()
         local.abort_all()
@@ -92,7 +96,9 @@ def download_ranges(job: FileJob, first: Any, checks: HashChecks) -> RangedResul
     finally:
         chunks.close()
         stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)
+        if not finished:  # workers asleep in a back-off or a request wake up, or are left
+            wait(futures, CANCEL_GRACE)
+        pool.shutdown(wait=finished, cancel_futures=True)
         if partial.part.exists():
             partial.save()
     crc = combined_crc32c([(start, end) for start, end, _ in ranges], crcs)
@@ -193,7 +199,7 @@ def _fetch_range(
         if stop.is_set() or cancel.is_set():
             raise Cancelled
         if response is None:
-            response = _open_range(job, position, end)
+            response = _open_range(job, position, end, stop)
         try:
             # unbuffered: the saved position never runs ahead of the bytes on disk
             with (
@@ -227,23 +233,24 @@ def _fetch_range(
                             next(body, None)  # the body's end: its connection is reused
                         break
         except network_errors as exc:
-            if stop.is_set() or cancel.is_set():
-                raise Cancelled from None
-            job.wait_before_retry(budget, position, describe_network_error(exc))
-            continue
+            failure: str | None = describe_network_error(exc)
+        else:
+            failure = "the connection closed early" if position < end else None
         finally:
             response.close()
             response = None
-        if position < end:
-            job.wait_before_retry(budget, position, "the connection closed early")
+        if failure is not None:  # out of the handler: the network error holds the request
+            if stop.is_set() or cancel.is_set():
+                raise Cancelled
+            job.wait_before_retry(budget, position, failure, stop)
     crcs[index] = crc if checks.crc32c else None
 
 
-def _open_range(job: FileJob, start: int, end: int) -> Any:
+def _open_range(job: FileJob, start: int, end: int, stop: threading.Event) -> Any:
     requester = job.requester
     while True:
         used_url = requester.url or ""
-        response = requester.get(start, end, job.partial.validator)
+        response = requester.get(start, end, job.partial.validator, stop)
         status = response.status_code
         if status == 206 and job.partial.range_matches(response, start, end):
             return response

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 from typing import Any, NoReturn
-from urllib.parse import urljoin
 
 from ..errors import (
     AccessDeniedError,
@@ -18,7 +17,7 @@ from ..errors import (
     ServerError,
 )
 from .files import BodyHere, RemoteFile
-from .http import MAX_REDIRECTS, REDIRECT_STATUSES, host_of, send
+from .http import MAX_REDIRECTS, REDIRECT_STATUSES, host_of, redirect_target, same_origin, send
 from .shared import Cancelled, SharedState
 
 
@@ -83,42 +82,53 @@ class FileRequester:
     def _headers(
         self, url: str, start: int, end: int | None, validator: str | None
     ) -> dict[str, str]:
-        headers: dict[str, str] = {}
-        if self.home_url is not None and host_of(url) == host_of(self.home_url):
-            headers.update(self.remote.headers)
+        # sizes, ranges and x-goog-hash describe the stored bytes, not a compressed form
+        headers: dict[str, str] = {"Accept-Encoding": "identity"}
+        if self.home_url is not None and same_origin(url, self.home_url):
+            headers.update(self.remote.headers)  # only to the exact origin they were meant for
         if start > 0 or end is not None:
             headers["Range"] = f"bytes={start}-" if end is None else f"bytes={start}-{end - 1}"
             if validator:
                 headers["If-Range"] = validator
         return headers
 
-    def get(self, start: int, end: int | None, validator: str | None) -> Any:
+    def get(
+        self,
+        start: int,
+        end: int | None,
+        validator: str | None,
+        stop: threading.Event | None = None,
+    ) -> Any:
         """GET bytes ``start``..``end`` of the current URL, following redirects by hand so the
-        source's headers never reach another host. When the resolver hands over bodies, the
-        next one is returned whatever range was asked for (it answers 200, not 206)."""
+        source's headers never reach another origin. When the resolver hands over bodies, the
+        next one is returned whatever range was asked for (it answers 200, not 206). Ctrl-C,
+        a failing neighbour or ``stop`` ends it, back-off waits included (Cancelled)."""
+        stops = (self.shared.cancel,) if stop is None else (self.shared.cancel, stop)
         if self.body_answers:
-            if self.shared.cancel.is_set():
+            if any(event.is_set() for event in stops):
                 raise Cancelled
             body = self._next_body()
             if body is not None:
                 return body
         start_url = url = self.url or ""
         for _ in range(MAX_REDIRECTS + 1):
-            if self.shared.cancel.is_set():
-                raise Cancelled
             response = send(
                 self.shared.session,
                 "GET",
                 url,
                 policy=self.shared.policy,
+                stop_on=stops,
                 headers=self._headers(url, start, end, validator),
                 stream=True,
                 allow_redirects=False,
             )
+            if any(event.is_set() for event in stops):
+                response.close()  # cancelled while it was on its way: nothing gets written
+                raise Cancelled
             location = response.headers.get("Location")
             if response.status_code in REDIRECT_STATUSES and location:
                 response.close()
-                url = urljoin(url, location)
+                url = redirect_target(url, location)
                 continue
             if url != start_url:
                 with self._lock:

@@ -10,13 +10,11 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
+from .policy import Cancelled as Cancelled  # raised by the workers; it lives with ``pause``
 from .policy import TransferPolicy
 
 WAIT_SLICE = 0.2  # seconds the main thread blocks at a time while workers download
-
-
-class Cancelled(Exception):
-    """Another worker failed or the user pressed Ctrl-C: stop, keep the partial bytes."""
+CANCEL_GRACE = 1.0  # seconds a cancelled pool gets to stop before the caller moves on
 
 
 class ActiveResponses:

@@ -133,9 +133,16 @@ def test_magic_parse_errors_are_exactly_usage_error_naming_the_magic(
 
 
 def test_the_magics_help_shows_the_shared_options(ip) -> None:  # type: ignore[no-untyped-def]
-    doc = ip.find_line_magic("mlenv_gpu").__doc__
-    assert "--min-memory SIZE" in doc and "--live [SECONDS]" in doc and "--stop" in doc
-    assert "--file NAME_OR_GLOB" in ip.find_line_magic("mlenv_add_data").__doc__
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as shown:
+        ip.run_cell("%mlenv_gpu?")
+        ip.run_cell("%mlenv_add_data?")
+        ip.run_cell("%%on_kaggle?")
+    help_text = shown.stdout
+    assert "--min-memory SIZE" in help_text and "--live [SECONDS]" in help_text
+    assert "--file NAME_OR_GLOB" in help_text
+    assert "--accelerator" in help_text and "--quiet" in help_text
 
 
 def test_cli_help_lists_every_command(capsys) -> None:  # type: ignore[no-untyped-def]

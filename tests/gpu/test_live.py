@@ -20,7 +20,7 @@ from nvml_replay import ReplayNvml, t4
 from mlenv_magics import gpu_command
 from mlenv_magics.cli import main
 from mlenv_magics.gpu import gpu_report, refresh_report
-from mlenv_magics.gpu.live import GpuMonitor, current, replace_current, stop_current
+from mlenv_magics.gpu.live import GpuMonitor, LiveRefresh, current, replace_current, stop_current
 
 WAIT_S = 30.0  # an upper bound for events that come within milliseconds
 
@@ -217,3 +217,32 @@ def test_cli_live_is_a_usage_error_pointing_to_watch(clean_env, capsys) -> None:
     assert main(["gpu", "--live"]) == 2
     assert "--watch" in capsys.readouterr().err
     assert main(["gpu", "--live", "1", "--watch", "1"]) == 2
+
+
+def test_with_nvidia_smi_one_looping_process_serves_every_refresh(
+    sysfs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = smi_env(None)
+    env["MLENV_FAKE_SMI_FIXTURE"] = changing_t4(tmp_path)
+    env["MLENV_FAKE_SMI_STATE"] = str(tmp_path / "position")
+    env["MLENV_FAKE_SMI_LOG"] = str(tmp_path / "calls.log")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    report = gpu_report(
+        env=env, nvml=False, path_exists=with_nvidia_files, system="linux",
+        sysfs_root=str(sysfs), find_spec=no_packages, modules={},
+    )  # fmt: skip
+    refresh = LiveRefresh(0.1, env)
+    monitor = GpuMonitor(report, refresh, interval_s=0.1).start()
+    try:
+        assert monitor.wait_for_refreshes(3, WAIT_S), monitor.error
+    finally:
+        monitor.stop()
+    process = refresh._stream
+    assert process is not None and process._process is None  # closed with the view
+    assert monitor.failures == 0, monitor.error
+    used = [s.devices["0"].memory_used_mib for s in monitor.history]
+    assert len(set(used)) >= 3, used
+    starts = [c for c in (tmp_path / "calls.log").read_text().splitlines() if "--loop-ms" in c]
+    assert starts == ["-q -x --loop-ms=100"]
+    assert monitor.report.devices[0].compute_capability == "7.5"

@@ -32,3 +32,29 @@ def chained_links(secret_path: str) -> bytes:
             ("creds", (f"{deep}/l/" + "../" * 40 + secret_path.lstrip("/")).encode(), True),
         ]
     )
+
+
+def reachable_from(error: BaseException) -> list[BaseException]:
+    """``error`` and every exception chained to it (``__cause__``, ``__context__``)."""
+    found: list[BaseException] = []
+    pending: list[BaseException | None] = [error]
+    while pending:
+        item = pending.pop()
+        if item is None or any(item is seen for seen in found):
+            continue
+        found.append(item)
+        pending += [item.__cause__, item.__context__]
+    return found
+
+
+def texts_reachable_from(error: BaseException) -> str:
+    """What the chained exceptions can show: messages, reprs, args, and the request and
+    response ``requests`` keeps on them (URL and headers)."""
+    parts: list[str] = []
+    for item in reachable_from(error):
+        parts += [str(item), repr(item), repr(item.args)]
+        for name in ("request", "response"):
+            attached = getattr(item, name, None)
+            if attached is not None:
+                parts += [str(getattr(attached, "url", "")), repr(getattr(attached, "headers", ""))]
+    return "\n".join(parts)

@@ -103,3 +103,9 @@ def test_a_drive_letter_in_an_archive_name_is_refused(kaggle_fake: KaggleFake) -
     kaggle_fake.add_dataset("alice/drive", {"ok.csv": b"1"}, archive=archive)
     with pytest.raises(ArchiveError, match="absolute path"):
         add_data("alice/drive", quiet=True)
+
+
+def test_a_single_file_named_with_a_colon_is_fetched(kaggle_fake: KaggleFake) -> None:
+    kaggle_fake.add_dataset("alice/colon", {"Results: 2024.csv": b"r\n", "other.csv": b"o"})
+    path = add_data("alice/colon", files=["Results: 2024.csv"], quiet=True)
+    assert (path / "Results: 2024.csv").read_bytes() == b"r\n"

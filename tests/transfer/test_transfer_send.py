@@ -70,7 +70,7 @@ def test_unreachable_host_raises_transfer_error_without_the_query(
     with pytest.raises(TransferError) as caught:
         send(session, "GET", url, policy=policy)
     assert "secretsig" not in str(caught.value)
-    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert caught.value.__cause__ is None and caught.value.__context__ is None  # no request
     assert "rerun" in str(caught.value)
     assert len(sleeps.delays) == policy.max_attempts - 1
 
