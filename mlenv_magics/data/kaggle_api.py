@@ -206,7 +206,6 @@ class KaggleApi:
     def resolver(self, call: DownloadCall, target: Target) -> Callable[[Any], str | BodyHere]:
         """A ``RemoteFile.resolve`` for a download RPC: the signed URL it redirects to, or the
         bytes when it answers with them."""
-
         def resolve(_session: Any) -> str | BodyHere:
             return self.signed_url(call.service, call.method, call.body, target)
 
