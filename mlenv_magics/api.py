@@ -1,17 +1,25 @@
-"""The public Python API; the magics and the CLI are thin layers over it."""
+"""The public Python API; the magics and the CLI are thin layers over it.
+
+Nothing here prints or picks a progress bar: callers pass ``progress`` (a
+:class:`~mlenv_magics.progress.ProgressSink`) and ``notice`` (called with one line before a
+wait) to follow what happens.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .runtime import current_shell, detect_runtime
 
 if TYPE_CHECKING:
+    from .data import DataResult
     from .gpu import GpuReport
     from .kaggle_run import KaggleRun
+    from .progress import ProgressSink
+    from .transfer import TransferPolicy
 
 
 def gpu_report(*, env: Mapping[str, str] | None = None, shell: Any = None) -> GpuReport:
@@ -24,6 +32,46 @@ def gpu_report(*, env: Mapping[str, str] | None = None, shell: Any = None) -> Gp
     return probe(env=env, shell=shell)
 
 
+def acquire_data(
+    source: str,
+    *,
+    files: Sequence[str] | str = (),
+    to: str | os.PathLike[str] | None = None,
+    force: bool = False,
+    offline: bool = False,
+    keep_archive: bool = False,
+    progress: ProgressSink | None = None,
+    notice: Callable[[str], None] | None = None,
+    env: Mapping[str, str] | None = None,
+    shell: Any = None,
+    mount_timeout: float = 60.0,
+    policy: TransferPolicy | None = None,
+) -> DataResult:
+    """Make ``source`` (a Kaggle dataset or competition, or a Google Drive file or folder)
+    available locally; return where it is, with its version, origin, file count and size.
+
+    ``files`` keeps only these names, globs or folders; ``to`` places the data in that folder;
+    ``force`` fetches again; ``offline`` uses mounts and the cache only; ``keep_archive``
+    keeps a downloaded archive in the data folder beside what it held.
+    """
+    from .data import AddDataOptions, acquire
+
+    options = AddDataOptions(
+        files=(files,) if isinstance(files, str) else tuple(files),
+        to=Path(to) if to is not None else None,
+        force=force,
+        offline=offline,
+        keep_archive=keep_archive,
+        progress=progress,
+        env=dict(os.environ if env is None else env),
+        shell=shell if shell is not None else current_shell(),
+        notice=notice,
+        mount_timeout=mount_timeout,
+        policy=policy,
+    )
+    return acquire(source, options)
+
+
 def add_data(
     source: str,
     *,
@@ -33,54 +81,30 @@ def add_data(
     offline: bool = False,
     keep_archive: bool = False,
     quiet: bool = False,
+    progress: ProgressSink | None = None,
+    notice: Callable[[str], None] | None = None,
     env: Mapping[str, str] | None = None,
     shell: Any = None,
     mount_timeout: float = 60.0,
-    policy: Any = None,
+    policy: TransferPolicy | None = None,
 ) -> Path:
-    """Make ``source`` (a Kaggle dataset or competition, or a Google Drive file or folder)
-    available locally and return its directory.
-
-    ``files`` keeps only these names or globs; ``to`` places the data in that folder;
-    ``force`` fetches again; ``offline`` uses mounts and the cache only; ``keep_archive`` keeps
-    a downloaded archive in the data folder beside what it held; ``quiet`` shows no progress
-    and no summary line.
-    """
-    from .data import AddDataOptions, acquire
-    from .data.sources import parse_source
-
-    parse_source(source)  # a malformed SOURCE fails before anything else happens
-    patterns = (files,) if isinstance(files, str) else tuple(files)
-    progress = None
-    if not quiet:
-        from .progress import tqdm_progress
-
-        progress = tqdm_progress(source)
-    options = AddDataOptions(
-        files=patterns,
-        to=Path(to) if to is not None else None,
+    """:func:`acquire_data`, returning only the directory. ``quiet`` drops the ``progress``
+    and ``notice`` callbacks."""
+    result = acquire_data(
+        source,
+        files=files,
+        to=to,
         force=force,
         offline=offline,
         keep_archive=keep_archive,
-        progress=progress,
-        env=dict(os.environ if env is None else env),
-        shell=shell if shell is not None else current_shell(),
-        notice=None if quiet else _print_notice,
+        progress=None if quiet else progress,
+        notice=None if quiet else notice,
+        env=env,
+        shell=shell,
         mount_timeout=mount_timeout,
         policy=policy,
     )
-    try:
-        result = acquire(source, options)
-    finally:
-        if progress is not None:
-            progress.close()
-    if not quiet:
-        print(result.summary_line(), flush=True)
     return result.path
-
-
-def _print_notice(text: str) -> None:
-    print(text, flush=True)
 
 
 def run_on_kaggle(
@@ -121,4 +145,4 @@ def run_on_kaggle(
     return run(code_or_path, options, reporter=make_view(quiet))
 
 
-__all__ = ["add_data", "detect_runtime", "gpu_report", "run_on_kaggle"]
+__all__ = ["acquire_data", "add_data", "detect_runtime", "gpu_report", "run_on_kaggle"]

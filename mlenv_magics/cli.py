@@ -50,11 +50,11 @@ def _gpu(args: argparse.Namespace) -> int:
 
 
 def _add_data(args: argparse.Namespace) -> int:
-    from .api import add_data
+    from . import data_command
     from .errors import BadSourceError
 
     try:
-        path = add_data(
+        result = data_command.run(
             args.source,
             files=args.file,
             to=args.to,
@@ -65,7 +65,7 @@ def _add_data(args: argparse.Namespace) -> int:
         )
     except BadSourceError as exc:
         raise _UsageError(f"mlenv add-data: error: {exc}") from None
-    print(path)
+    print(result.path)
     return 0
 
 

@@ -7,6 +7,8 @@ Every failure that needs the user to do something raises a subclass of
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class MlenvError(Exception):
     """A failure the user must act on; the message says what to do."""
@@ -37,6 +39,29 @@ class AcceleratorMissingError(MlenvError):
 
 class CredentialsError(MlenvError):
     """Credentials are missing or were rejected."""
+
+
+class LoginRequired(CredentialsError):
+    """No credentials were found, and a login form would help.
+
+    Carries what the front needs to show the form: ``form`` names it (``"kaggle"``),
+    ``form_fix`` is the fix to show once the form is displayed, and ``login_env`` is the
+    environment the login is saved for (kept out of the message and the repr).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fix: str,
+        form: str,
+        form_fix: str,
+        login_env: Mapping[str, str],
+    ) -> None:
+        super().__init__(message, fix=fix)
+        self.form = form
+        self.form_fix = form_fix
+        self.login_env = login_env
 
 
 class AccessDeniedError(MlenvError):

@@ -88,11 +88,11 @@ class MlenvMagics(Magics):
     def mlenv_add_data(self, line: str) -> Any:
         """Make a data source available locally and return its directory."""
         args = _parse("%mlenv_add_data", arguments.define_add_data, line)
-        from .api import add_data
+        from . import data_command
         from .errors import BadSourceError
 
         try:
-            return add_data(
+            return data_command.run(
                 args.source,
                 files=args.file,
                 to=args.to,
@@ -100,7 +100,8 @@ class MlenvMagics(Magics):
                 offline=args.offline,
                 keep_archive=args.keep_archive,
                 quiet=args.quiet,
-            )
+                shell=self.shell,
+            ).path
         except BadSourceError as exc:
             raise UsageError(str(exc)) from None
 

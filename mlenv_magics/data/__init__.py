@@ -1,9 +1,10 @@
 """Data sources behind ``%mlenv_add_data``: Kaggle datasets and competitions, Google Drive.
 
-``acquire()`` parses the source, picks the source module and returns a
-:class:`DataResult`. Sources say what to fetch and from where; the shared
-transfer and cache layers (``mlenv_magics.transfer``, ``mlenv_magics.cache``)
-do the fetching. Sources never print: progress goes through a ``ProgressSink``.
+``acquire()`` parses the SOURCE, finds its source in ``registry.py`` and runs the shared
+pipeline (``pipeline.py``: cache, lock, staging, publish, ``--file``, ``--to``,
+``--offline``, ``--force``), which returns a :class:`DataResult`. Sources say what exists and
+where each file comes from; the transfer and cache layers fetch and store. Nothing here
+prints: progress goes through a ``ProgressSink``, notices through a callback.
 """
 
 from __future__ import annotations
@@ -14,13 +15,8 @@ __all__ = ["AddDataOptions", "DataResult", "acquire"]
 
 
 def acquire(source: str, options: AddDataOptions) -> DataResult:
-    from .sources import DriveItem, parse_source
+    from .pipeline import run_pipeline
+    from .registry import source_for
+    from .sources import parse_source
 
-    parsed = parse_source(source)
-    if isinstance(parsed, DriveItem):
-        from .drive import acquire_drive
-
-        return acquire_drive(parsed, options)
-    from .kaggle import acquire_kaggle
-
-    return acquire_kaggle(parsed, options)
+    return run_pipeline(source_for(parse_source(source)), options)

@@ -1,47 +1,53 @@
-"""Google Drive files and folders for ``%mlenv_add_data``.
+"""Google Drive files and folders, as a source of the data pipeline (``pipeline.py``).
 
 PyDrive2 does the auth and the metadata (``files.get``, ``files.list`` with paging); the media
-bytes go through :func:`mlenv_magics.transfer.fetch_files` with the OAuth bearer header, so
-resume, md5 verification, retries and progress are the same as for every other source.
+bytes go through the transfer layer with the OAuth bearer header, so resume, md5 verification,
+retries and progress are the same as for every other source.
 
 Cache layout: every file is its own entry keyed by Drive id and md5 (``drive/file/<id>/<md5>``;
 exported Google-native files by id, version and format). A folder is a view entry keyed by
-its id and a digest of the selected listing, assembled from hard links to the file entries, so
-an unchanged folder costs only the listing and a changed one fetches only the changed files.
+its id and a digest of the selected listing, assembled by the pipeline from hard links to the
+file entries (``Download.store_key``), so an unchanged folder costs only the listing and a
+changed one fetches only the changed files.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
-import os
 import posixpath
-import shutil
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
-from .. import config
-from ..cache import Cache, CacheEntry
 from ..errors import (
     AccessDeniedError,
     CredentialsError,
     MlenvError,
     NotFoundError,
-    OfflineError,
     RateLimitedError,
     ServerError,
     TransferError,
 )
 from ..transfer import RemoteFile, RetryBudget, TransferPolicy
 from . import drive_auth
-from .model import AddDataOptions, DataResult, Origin
+from .model import Origin
+from .pipeline import (
+    Cached,
+    Download,
+    Fetch,
+    Files,
+    ListedFile,
+    Release,
+    Run,
+    Selection,
+    Source,
+    with_notes,
+)
 
 if TYPE_CHECKING:
+    from ..cache import Cache, CacheEntry
     from .drive_auth import DriveClient
     from .sources import DriveItem
 
@@ -74,7 +80,6 @@ LIST_FIELDS = f"nextPageToken,items({ITEM_FIELDS})"
 RATE_LIMIT_REASONS = frozenset({"userRateLimitExceeded", "rateLimitExceeded"})
 MAX_FOLDERS = 20_000  # a walk never lists more folders than this
 MAX_PAGES_PER_FOLDER = 10_000
-INDEX_DIR = ".drive-index"  # source id → the entry it resolved to last, for --offline
 
 
 @dataclass(frozen=True)
@@ -122,67 +127,6 @@ class DriveListing:
     is_folder: bool
     nodes: list[DriveNode] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # "relpath (why)"
-
-
-# --------------------------------------------------------------------------- entry point
-
-
-def acquire_drive(item: DriveItem, options: AddDataOptions) -> DataResult:
-    """Fetch a Drive file or folder into the cache (or reuse it) and return where it is."""
-    env = options.env
-    policy = options.policy or TransferPolicy()
-    cache = Cache(config.cache_root(env))
-    patterns = _clean_patterns(options.files)
-    index = _IndexRecord(cache.root, item.id, patterns)
-    if options.offline:
-        return _from_cache_offline(item, options, cache, index)
-
-    client = drive_auth.connect(
-        env, on_colab=drive_auth.on_colab_host(env, options.shell), timeout=policy.read_timeout
-    )
-    listing = list_item(client, item.id, policy)
-    nodes = listing.nodes = select_nodes(listing.nodes, patterns, item.id)
-    if patterns:
-        listing.skipped.clear()  # notes only about what was asked for
-    if listing.is_folder:
-        entry, fetched = _ensure_folder(client, item.id, nodes, cache, options, policy)
-    else:
-        entry, fetched = _ensure_file(client, nodes[0], cache, options, policy)
-    index.save(entry, listing.title, listing.is_folder)
-    return _result(item, listing, entry, "downloaded" if fetched else "cache", options)
-
-
-def _result(
-    item: DriveItem,
-    listing: DriveListing,
-    entry: CacheEntry,
-    origin: Origin,
-    options: AddDataOptions,
-    notes: Sequence[str] = (),
-) -> DataResult:
-    entry.touch()
-    path = entry.path
-    relpaths = _relpaths(path)
-    if options.to is not None:
-        path = _place(path, relpaths, options.to)
-    size = sum((path / rel).stat().st_size for rel in relpaths)
-    all_notes = list(notes)
-    exported = sum(1 for node in listing.nodes if node.export_mime)
-    if exported:
-        all_notes.append(f"exported {exported} Google Docs-native file(s)")
-    if listing.skipped:
-        shown = ", ".join(listing.skipped[:3]) + (", ..." if len(listing.skipped) > 3 else "")
-        all_notes.append(f"skipped {len(listing.skipped)} item(s) Drive cannot export: {shown}")
-    kind = "folder" if listing.is_folder else "file"
-    return DataResult(
-        path=path,
-        source=f"drive {kind} {listing.title or item.id}",
-        version=None,
-        origin=origin,
-        files=len(relpaths),
-        size=size,
-        notes=tuple(all_notes),
-    )
 
 
 # --------------------------------------------------------------------------- listing
@@ -307,34 +251,6 @@ def _unique_name(name: str, file_id: str, used: set[str]) -> str:
     return name
 
 
-def _clean_patterns(patterns: Sequence[str]) -> tuple[str, ...]:
-    return tuple(p.strip().lstrip("/").removeprefix("./") for p in patterns if p.strip())
-
-
-def select_nodes(nodes: list[DriveNode], patterns: Sequence[str], item_id: str) -> list[DriveNode]:
-    """Nodes whose path or name matches a ``--file`` glob; every glob must match something."""
-    if not patterns:
-        if not nodes:
-            raise NotFoundError(
-                f"Drive folder {item_id} holds no files that can be downloaded.",
-                fix="Check the folder id, or share its files with these credentials.",
-            )
-        return nodes
-
-    def matches(node: DriveNode, pattern: str) -> bool:
-        return fnmatch.fnmatchcase(node.relpath, pattern) or fnmatch.fnmatchcase(node.name, pattern)
-
-    unmatched = [p for p in patterns if not any(matches(node, p) for node in nodes)]
-    if unmatched:
-        available = ", ".join(node.relpath for node in nodes[:10])
-        more = ", ..." if len(nodes) > 10 else ""
-        raise NotFoundError(
-            f"--file {', '.join(unmatched)} matched nothing in Drive item {item_id}.",
-            fix=f"Pick from: {available}{more}",
-        )
-    return [node for node in nodes if any(matches(node, p) for p in patterns)]
-
-
 # --------------------------------------------------------------------------- API errors
 
 
@@ -412,91 +328,101 @@ def _api_error(client: DriveClient, code: int, reason: str, item_id: str) -> Mle
     )
 
 
-# --------------------------------------------------------------------------- cache
+# --------------------------------------------------------------------------- the source
+
+OFFLINE_NOTE = "offline: using the cached copy (not checked against Drive)"
 
 
-def _ensure_file(
-    client: DriveClient,
-    node: DriveNode,
-    cache: Cache,
-    options: AddDataOptions,
-    policy: TransferPolicy,
-) -> tuple[CacheEntry, bool]:
-    from ..transfer import fetch_files, make_session
+class DriveSource(Source):
+    def __init__(self, item: DriveItem) -> None:
+        self.item = item
+        self.label = item.label
+        self.web_url = None
+        self.identity = f"drive:{item.id}"
 
-    entry = cache.entry(*node.cache_key())
-    if entry.is_complete() and not options.force:
-        return entry, False
-    with entry.lock():
-        if entry.is_complete() and not options.force:
-            return entry, False
-        session = make_session(options.env)
-        try:
-            with entry.publish(_file_metadata(node)) as staging:
-                remote = node.remote(client, node.name)
-                fetch_files(
-                    session,
-                    [remote],
-                    staging,
-                    partial_dir=entry.partial_dir,
-                    policy=policy,
-                    progress=options.progress,
+    def release(self, run: Run) -> Release:
+        client = drive_auth.connect(
+            run.env,
+            on_colab=drive_auth.on_colab_host(run.env, run.options.shell),
+            timeout=run.policy.read_timeout,
+        )
+        listing = list_item(client, self.item.id, run.policy)
+        if not listing.nodes:
+            raise NotFoundError(
+                f"Drive folder {self.item.id} holds no files that can be downloaded.",
+                fix="Check the folder id, or share its files with these credentials.",
+            )
+        return DriveRelease(self.item, client, listing)
+
+    def offline(
+        self, run: Run, patterns: tuple[str, ...], remembered: Cached | None
+    ) -> Iterable[Cached]:
+        if remembered is not None:
+            yield with_notes(remembered, OFFLINE_NOTE)
+        if not patterns:
+            newest = _newest_cached(run.cache, self.item.id)
+            if newest is not None:
+                kind = "folder" if newest.key[1] == "folder" else "file"
+                title = (newest.metadata() or {}).get("name") or self.item.id
+                yield Cached(newest.key, None, f"drive {kind} {title}", None, (OFFLINE_NOTE,))
+
+
+class DriveRelease(Release):
+    def __init__(self, item: DriveItem, client: DriveClient, listing: DriveListing) -> None:
+        self.item = item
+        self.client = client
+        self.drive_listing = listing
+        self.version = None
+        kind = "folder" if listing.is_folder else "file"
+        self.label = f"drive {kind} {listing.title or item.id}"
+
+    def _nodes(self, selection: Selection | None) -> list[DriveNode]:
+        nodes = self.drive_listing.nodes
+        if selection is None:
+            return nodes
+        chosen = {listed.relpath for listed in selection.files}
+        return [node for node in nodes if node.relpath in chosen]
+
+    def listing(self) -> Sequence[ListedFile]:
+        return [ListedFile(n.relpath, n.size, n.md5) for n in self.drive_listing.nodes]
+
+    def entry_key(self, selection: Selection | None) -> tuple[str, ...]:
+        nodes = self._nodes(selection)
+        if not self.drive_listing.is_folder:
+            return nodes[0].cache_key()
+        return ("drive", "folder", self.item.id, _listing_digest(nodes))
+
+    def fetch(self, selection: Selection | None) -> Fetch:
+        nodes = self._nodes(selection)
+        if not self.drive_listing.is_folder:
+            return Files([Download(nodes[0].remote(self.client, nodes[0].name))])
+        return Files(
+            [
+                Download(
+                    node.remote(self.client, node.relpath),
+                    store_key=node.cache_key(),
+                    store_metadata=_file_metadata(node),
                 )
-        finally:
-            session.close()
-    return entry, True
+                for node in nodes
+            ]
+        )
 
+    def metadata(self, selection: Selection | None) -> dict[str, Any]:
+        nodes = self._nodes(selection)
+        if not self.drive_listing.is_folder:
+            return _file_metadata(nodes[0])
+        return {"source": f"drive folder {self.item.id}", "listing": _listing_digest(nodes)}
 
-def _ensure_folder(
-    client: DriveClient,
-    folder_id: str,
-    nodes: list[DriveNode],
-    cache: Cache,
-    options: AddDataOptions,
-    policy: TransferPolicy,
-) -> tuple[CacheEntry, bool]:
-    from ..transfer import fetch_files, make_session
-
-    digest = _listing_digest(nodes)
-    view = cache.entry("drive", "folder", folder_id, digest)
-    if view.is_complete() and not options.force:
-        return view, False
-    with view.lock():
-        if view.is_complete() and not options.force:
-            return view, False
-        file_entries = {node.relpath: cache.entry(*node.cache_key()) for node in nodes}
-        missing = [
-            node for node in nodes if options.force or not file_entries[node.relpath].is_complete()
-        ]
-        metadata = {"source": f"drive folder {folder_id}", "listing": digest}
-        session = make_session(options.env)
-        try:
-            with view.publish(metadata) as staging:
-                if missing:
-                    fetch_files(
-                        session,
-                        [node.remote(client, node.relpath) for node in missing],
-                        staging,
-                        partial_dir=view.partial_dir,
-                        policy=policy,
-                        progress=options.progress,
-                    )
-                for node in missing:
-                    _publish_file_entry(file_entries[node.relpath], staging / node.relpath, node)
-                fetched = {node.relpath for node in missing}
-                for node in nodes:
-                    if node.relpath in fetched:
-                        continue
-                    entry = file_entries[node.relpath]
-                    _link_or_copy(_entry_file(entry), staging / node.relpath)
-        finally:
-            session.close()
-    return view, bool(missing)
-
-
-def _publish_file_entry(entry: CacheEntry, fetched: Path, node: DriveNode) -> None:
-    with entry.lock(), entry.publish(_file_metadata(node)) as staging:
-        _link_or_copy(fetched, staging / node.name)
+    def notes(self, selection: Selection | None, origin: Origin) -> Sequence[str]:
+        notes = []
+        exported = sum(1 for node in self._nodes(selection) if node.export_mime)
+        if exported:
+            notes.append(f"exported {exported} Google Docs-native file(s)")
+        skipped = self.drive_listing.skipped if selection is None else []
+        if skipped:
+            shown = ", ".join(skipped[:3]) + (", ..." if len(skipped) > 3 else "")
+            notes.append(f"skipped {len(skipped)} item(s) Drive cannot export: {shown}")
+        return notes
 
 
 def _file_metadata(node: DriveNode) -> dict[str, Any]:
@@ -509,87 +435,9 @@ def _file_metadata(node: DriveNode) -> dict[str, Any]:
     }
 
 
-def _entry_file(entry: CacheEntry) -> Path:
-    name = (entry.metadata() or {}).get("name")
-    if name and (entry.path / name).is_file():
-        return entry.path / str(name)
-    files = [p for p in entry.path.iterdir() if p.is_file()]
-    if len(files) != 1:
-        raise ServerError(
-            f"The cache entry {entry.path} does not hold exactly one file.",
-            fix="Rerun with --force to fetch it again.",
-        )
-    return files[0]
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        target.unlink()
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
-
-
 def _listing_digest(nodes: Sequence[DriveNode]) -> str:
     described = sorted([node.relpath, *node.cache_key()] for node in nodes)
     return hashlib.sha256(json.dumps(described).encode()).hexdigest()[:24]
-
-
-def _relpaths(folder: Path) -> list[str]:
-    found = []
-    for dirpath, _dirs, names in os.walk(folder):
-        for name in names:
-            found.append(Path(dirpath, name).relative_to(folder).as_posix())
-    return sorted(found)
-
-
-def _place(source: Path, relpaths: Sequence[str], target: Path) -> Path:
-    """Copy the files into ``--to`` (copies, so edits there never touch the cache)."""
-    target = target.expanduser()
-    target.mkdir(parents=True, exist_ok=True)
-    for rel in relpaths:
-        destination = target / rel
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        temporary = destination.with_name(f".{destination.name}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            shutil.copy2(source / rel, temporary)
-            os.replace(temporary, destination)
-        finally:
-            temporary.unlink(missing_ok=True)
-    return target
-
-
-# --------------------------------------------------------------------------- offline
-
-
-@dataclass(frozen=True)
-class _IndexRecord:
-    """Which cache entry a Drive id (with these ``--file`` globs) resolved to last."""
-
-    cache_root: Path
-    item_id: str
-    patterns: tuple[str, ...]
-
-    @property
-    def path(self) -> Path:
-        selection = hashlib.sha256(json.dumps(sorted(self.patterns)).encode()).hexdigest()[:12]
-        return self.cache_root / INDEX_DIR / f"{self.item_id}-{selection}.json"
-
-    def save(self, entry: CacheEntry, title: str, is_folder: bool) -> None:
-        record = {"key": list(entry.key), "title": title, "is_folder": is_folder}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(f"{self.path.name}.{uuid.uuid4().hex[:8]}.tmp")
-        temporary.write_text(json.dumps(record))
-        os.replace(temporary, self.path)
-
-    def load(self) -> dict[str, Any] | None:
-        try:
-            record = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return None
-        return record if isinstance(record, dict) and isinstance(record.get("key"), list) else None
 
 
 def _newest_cached(cache: Cache, item_id: str) -> CacheEntry | None:
@@ -607,27 +455,4 @@ def _newest_cached(cache: Cache, item_id: str) -> CacheEntry | None:
     return max(found, key=lambda entry: entry.last_used() or 0.0, default=None)
 
 
-def _from_cache_offline(
-    item: DriveItem, options: AddDataOptions, cache: Cache, index: _IndexRecord
-) -> DataResult:
-    record = index.load() or {}
-    entry = cache.entry(*(str(part) for part in record["key"])) if record else None
-    if entry is None or not entry.is_complete():
-        record = {}
-        entry = None if index.patterns else _newest_cached(cache, item.id)
-    if entry is not None:
-        is_folder = bool(record.get("is_folder", entry.key[1] == "folder"))
-        title = str(record.get("title") or (entry.metadata() or {}).get("name") or item.id)
-        listing = DriveListing(title=title, is_folder=is_folder)
-        note = "offline: using the cached copy (not checked against Drive)"
-        return _result(item, listing, entry, "cache", options, notes=[note])
-    selection = f" with --file {' '.join(index.patterns)}" if index.patterns else ""
-    raise OfflineError(
-        f"--offline: Drive item {item.id}{selection} is not in the cache "
-        f"({config.cache_root(options.env)}).",
-        fix="Run the same command once without --offline while online; later runs can use "
-        "--offline.",
-    )
-
-
-__all__ = ["DriveListing", "DriveNode", "acquire_drive", "list_item", "select_nodes"]
+__all__ = ["DriveListing", "DriveNode", "DriveSource", "list_item"]

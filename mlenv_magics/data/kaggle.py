@@ -1,30 +1,36 @@
-"""Kaggle datasets and competitions for ``%mlenv_add_data``.
+"""Kaggle datasets and competitions, as a source of the data pipeline (``pipeline.py``).
 
 Where the data comes from, first match wins:
 
-1. On Kaggle: the notebook's input root when the source is already mounted there (no network);
-   otherwise Kaggle's in-notebook attach endpoint, then a bounded wait for the mount. Inside a
-   competition's Batch rerun nothing is attached or downloaded.
-2. On a managed Colab runtime: Colab's Kaggle cache, when it has the dataset.
-3. The local cache, then an HTTP download through Kaggle's public API.
+1. Before the cache, on Kaggle: the notebook's input root when the source is already mounted
+   there (no network); otherwise Kaggle's in-notebook attach endpoint, then a bounded wait for
+   the mount. Inside a competition's Batch rerun nothing is attached or downloaded.
+2. Before the cache, on a managed Colab runtime: Colab's Kaggle cache, when it has the dataset.
+3. The cache, then an HTTP download through Kaggle's public API: the whole version as one zip,
+   or the ``--file`` selection file by file (Kaggle zips large single files; those are
+   unwrapped).
+
+Requests start anonymous (public data needs no login); when one is refused, the notebook's
+secrets are tried once, and a competition without any credentials raises ``LoginRequired``.
 """
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from urllib.parse import unquote, urlsplit
 
 from .. import config
 from ..errors import (
     AccessDeniedError,
-    ArchiveError,
     CredentialsError,
+    LoginRequired,
     NotFoundError,
     OfflineError,
     UnsupportedHostError,
 )
-from ..runtime import detect_runtime
 from .kaggle_api import KaggleApi, Target
 from .kaggle_auth import (
     LOGIN_WAYS,
@@ -32,406 +38,321 @@ from .kaggle_auth import (
     colab_secret_credentials,
     kaggle_secret_credentials,
     local_credentials,
-    missing_credentials_error,
 )
-from .kaggle_local import list_files, mounted_path, place, select, selection_key, total_size
 from .kaggle_notebook import (
     attach,
     can_attach,
     colab_cache_available,
     colab_cache_mount,
+    mounted_path,
     user_secret_fetcher,
     wait_for_mount,
 )
-from .model import AddDataOptions, DataResult, Origin
+from .model import Origin
+from .pipeline import (
+    Archive,
+    Cached,
+    Download,
+    Fetch,
+    Files,
+    Found,
+    ListedFile,
+    Release,
+    Run,
+    Selection,
+    Source,
+    iter_numbers,
+)
+from .selection import selection_key
 from .sources import KaggleCompetition, KaggleDataset
 
 if TYPE_CHECKING:
-    import requests
+    from ..transfer import BodyHere, RemoteFile
 
-    from ..cache import Cache, CacheEntry
-    from ..progress import ProgressSink
-
-KaggleSource = KaggleDataset | KaggleCompetition
+KaggleRef = KaggleDataset | KaggleCompetition
+T = TypeVar("T")
 _AUTH_ERRORS = (CredentialsError, AccessDeniedError, NotFoundError)
 
 
-def acquire_kaggle(source: KaggleSource, options: AddDataOptions) -> DataResult:
-    return _Acquisition(source, options).run()
+class KaggleSource(Source):
+    def __init__(self, ref: KaggleRef) -> None:
+        self.ref = ref
+        self.label = ref.label
+        self.web_url = ref.web_url
+        if isinstance(ref, KaggleDataset):
+            self.identity = f"kaggle:dataset:{ref.ref}:{ref.version or 'latest'}"
+        else:
+            self.identity = f"kaggle:competition:{ref.slug}"
 
+    # ------------------------------------------------------------------ before the cache
+    def before_cache(self, run: Run) -> Found | None:
+        return self._from_kaggle_host(run) or self._from_colab_cache(run)
 
-class _Acquisition:
-    def __init__(self, source: KaggleSource, options: AddDataOptions) -> None:
-        self.source = source
-        self.options = options
-        self.env = options.env
-        self.runtime = detect_runtime(self.env, shell=options.shell)
-        self.notes: list[str] = []
-        self._session: requests.Session | None = None
-        self.credentials: KaggleCredentials | None = None
-        self._secrets_tried = False
-
-    @property
-    def session(self) -> requests.Session:
-        if self._session is None:
-            from ..transfer import make_session
-
-            self._session = make_session(self.env)
-        return self._session
-
-    @property
-    def target(self) -> Target:
-        if isinstance(self.source, KaggleCompetition):
-            return Target(
-                "competition", self.source.slug, self.source.web_url, self.source.rules_url
-            )
-        return Target("dataset", self.source.ref, self.source.web_url)
-
-    def run(self) -> DataResult:
-        try:
-            found = self._from_kaggle_host() or self._from_colab_cache()
-            return found or self._from_cache_or_download()
-        finally:
-            if self._session is not None:
-                self._session.close()
-
-    # ------------------------------------------------------------------ 1. Kaggle notebooks
-    def _from_kaggle_host(self) -> DataResult | None:
-        if self.runtime.host != "kaggle":
+    def _from_kaggle_host(self, run: Run) -> Found | None:
+        if run.runtime.host != "kaggle":
             return None
-        source, options = self.source, self.options
-        root = config.kaggle_input_root(self.env)
-        mounted = mounted_path(source, root)
+        ref, options = self.ref, run.options
+        root = config.kaggle_input_root(run.env)
+        mounted = mounted_path(ref, root)
         if mounted is not None:
-            if isinstance(source, KaggleDataset) and source.version is not None:
-                self.notes.append("the mounted version is the one attached in the editor")
-            return self._finish(mounted, "mounted", None)
-        if isinstance(source, KaggleCompetition) and self.runtime.run_type == "batch":
+            if isinstance(ref, KaggleDataset) and ref.version is not None:
+                run.notes.append("the mounted version is the one attached in the editor")
+            return Found(mounted, "mounted")
+        if isinstance(ref, KaggleCompetition) and run.runtime.run_type == "batch":
             raise UnsupportedHostError(
-                f"Competition {source.slug} is not attached to this notebook, and this is a"
+                f"Competition {ref.slug} is not attached to this notebook, and this is a"
                 " Batch run (a competition rerun), where mlenv never attaches or downloads:"
                 " that would break the rerun on the hidden test set.",
                 fix="In the editor, add it with + Add Input -> Competitions, then save a new"
                 " version.",
             )
-        if options.offline or not can_attach(self.env):
+        if options.offline or not can_attach(run.env):
             return None
-        attached = attach(self.session, self.env, source)
+        attached = attach(run.session, run.env, ref)
         path = wait_for_mount(
             root / attached.mount_slug,
             timeout=options.mount_timeout,
-            what=f"the attached {source.label}",
-            notice=options.notice,
+            what=f"the attached {ref.label}",
+            notice=run.notice,
         )
-        version = attached.version or getattr(source, "version", None)
-        return self._finish(path, "attached", str(version) if version else None)
+        version = attached.version or getattr(ref, "version", None)
+        return Found(path, "attached", str(version) if version else None)
 
-    # ------------------------------------------------------------------ 2. Colab's cache
-    def _from_colab_cache(self) -> DataResult | None:
-        source, options = self.source, self.options
-        if not isinstance(source, KaggleDataset) or options.offline or options.force:
+    def _from_colab_cache(self, run: Run) -> Found | None:
+        ref, options = self.ref, run.options
+        if not isinstance(ref, KaggleDataset) or options.offline or options.force:
             return None
-        if not colab_cache_available(self.env):
+        if not colab_cache_available(run.env):
             return None
-        self.credentials = local_credentials(self.env)
-        slug = colab_cache_mount(self.session, self.env, source, self.credentials)
+        slug = colab_cache_mount(run.session, run.env, ref, local_credentials(run.env))
         if slug is None:
             return None
         path = wait_for_mount(
-            config.colab_cache_mount_root(self.env) / slug,
+            config.colab_cache_mount_root(run.env) / slug,
             timeout=options.mount_timeout,
-            what=f"{source.label} from Colab's Kaggle cache",
-            notice=options.notice,
+            what=f"{ref.label} from Colab's Kaggle cache",
+            notice=run.notice,
         )
-        version = str(source.version) if source.version is not None else None
-        return self._finish(path, "colab-cache", version)
+        return Found(path, "colab-cache", str(ref.version) if ref.version is not None else None)
 
-    # ------------------------------------------------------------------ 3. cache, download
-    def _from_cache_or_download(self) -> DataResult:
-        from ..cache import Cache
+    # ------------------------------------------------------------------ the cache
+    def release(self, run: Run) -> Release:
+        access = _Access(run, self.ref)
+        ref = self.ref
+        if not isinstance(ref, KaggleDataset):
+            return KaggleRelease(self, access, None)
+        if ref.version is not None:
+            return KaggleRelease(self, access, ref.version)
+        target = access.target
+        number = access.call(lambda api: api.dataset_version(ref.owner, ref.slug, target))
+        return KaggleRelease(self, access, number)
 
-        options = self.options
-        cache = Cache(config.cache_root(self.env))
-        self.credentials = local_credentials(self.env)
-        version = self._version(cache)
-        entry = self._entry(cache, version, options.files)
-        label = str(version) if version is not None else None
-        if not options.force:
-            hit = self._cached(cache, entry, version)
-            if hit is not None:
-                hit.touch()  # recorded for `mlenv cache prune --older-than`
-                return self._finish(hit.path, "cache", label)
-        if options.offline:
-            raise OfflineError(
-                f"--offline: {self.source.label}{_v(version)} is not cached"
-                + (" or mounted" if self.runtime.host == "kaggle" else "")
-                + ".",
-                fix="Run once without --offline to download it into the cache.",
-            )
-        with entry.lock():
-            if not options.force and entry.is_complete():
-                return self._finish(entry.path, "cache", label)
-            self._with_auth_fallback(lambda: self._download(entry, version))
-        return self._finish(entry.path, "downloaded", label)
-
-    def _version(self, cache: Cache) -> int | None:
-        """The dataset version to use; None for competitions (they are unversioned)."""
-        source = self.source
-        if not isinstance(source, KaggleDataset):
-            return None
-        if source.version is not None:
-            return source.version
-        if self.options.offline:
-            cached = self._newest_cached_version(cache)
-            if cached is None:
-                raise OfflineError(
-                    f"--offline: no version of {source.label} is cached.",
-                    fix="Run once without --offline to download it into the cache.",
-                )
-            self.notes.append(f"offline: using the newest cached version {cached}")
-            return cached
-        owner, slug = source.owner, source.slug
-        return self._with_auth_fallback(
-            lambda: self._api().dataset_version(owner, slug, self.target)
-        )
-
-    def _entry(self, cache: Cache, version: int | None, patterns: tuple[str, ...]) -> CacheEntry:
-        """The cache entry: the whole source, or a ``--file`` selection kept beside it (never
-        inside it, so neither can pass for or disturb the other)."""
-        source = self.source
-        if isinstance(source, KaggleDataset):
-            dataset = ("kaggle", "datasets", source.owner, source.slug)
-            if patterns:
-                return cache.entry(*dataset, "selections", str(version), selection_key(patterns))
-            return cache.entry(*dataset, "versions", str(version))
-        # Competitions are unversioned: one entry, refreshed only with --force (checking the
-        # archive's Last-Modified would cost a network call on every use of the cache).
-        name = selection_key(patterns) if patterns else "all"
-        return cache.entry("kaggle", "competitions", source.slug, name)
-
-    def _cached(self, cache: Cache, entry: CacheEntry, version: int | None) -> CacheEntry | None:
-        if entry.is_complete():
-            return entry
-        if self.options.files:
-            whole = self._entry(cache, version, ())
-            if whole.is_complete():
-                return whole  # the full data is cached: the selection is served from it
-        return None
-
-    def _newest_cached_version(self, cache: Cache) -> int | None:
-        source = self.source
-        assert isinstance(source, KaggleDataset)
+    def offline(
+        self, run: Run, patterns: tuple[str, ...], remembered: Cached | None
+    ) -> Iterable[Cached]:
+        ref = self.ref
+        if not isinstance(ref, KaggleDataset):
+            yield _cached(ref, None, patterns)
+            return
+        if ref.version is not None:
+            yield _cached(ref, ref.version, patterns)
+            return
+        dataset = run.cache.entry("kaggle", "datasets", ref.owner, ref.slug)
         numbers: set[int] = set()
         for kind in ("versions", "selections"):
-            folder = cache.entry("kaggle", "datasets", source.owner, source.slug, kind).path
-            try:
-                numbers.update(int(p.name) for p in folder.iterdir() if p.name.isdigit())
-            except OSError:
-                continue
+            numbers.update(iter_numbers(dataset.path / kind))
         for number in sorted(numbers, reverse=True):
-            if self._cached(cache, self._entry(cache, number, self.options.files), number):
-                return number
-        return None
+            note = f"offline: using the newest cached version {number}"
+            cached = _cached(ref, number, patterns)
+            yield Cached(cached.key, cached.version, None, cached.whole_key, (note,))
 
-    # ------------------------------------------------------------------ credentials
-    def _api(self) -> KaggleApi:
-        if self.credentials is None and isinstance(self.source, KaggleCompetition):
-            self.credentials = self._notebook_secrets() or self._login_needed()
+    def offline_miss(self, run: Run, patterns: tuple[str, ...]) -> OfflineError:
+        ref = self.ref
+        fix = "Run once without --offline to download it into the cache."
+        if isinstance(ref, KaggleDataset) and ref.version is None:
+            return OfflineError(f"--offline: no version of {ref.label} is cached.", fix=fix)
+        version = getattr(ref, "version", None)
+        where = " or mounted" if run.runtime.host == "kaggle" else ""
+        shown = f" version {version}" if version is not None else ""
+        return OfflineError(f"--offline: {ref.label}{shown} is not cached{where}.", fix=fix)
+
+
+def entry_key(ref: KaggleRef, version: int | None, patterns: Sequence[str]) -> tuple[str, ...]:
+    """The whole version, or a ``--file`` selection kept beside it (never inside it, so
+    neither can pass for or disturb the other)."""
+    if isinstance(ref, KaggleDataset):
+        dataset = ("kaggle", "datasets", ref.owner, ref.slug)
+        if patterns:
+            return (*dataset, "selections", str(version), selection_key(patterns))
+        return (*dataset, "versions", str(version))
+    # Competitions are unversioned: one entry, refreshed only with --force (checking the
+    # archive's Last-Modified would cost a network call on every use of the cache).
+    return ("kaggle", "competitions", ref.slug, selection_key(patterns) if patterns else "all")
+
+
+def _cached(ref: KaggleRef, version: int | None, patterns: Sequence[str]) -> Cached:
+    whole = entry_key(ref, version, ()) if patterns else None
+    shown = str(version) if version is not None else None
+    return Cached(entry_key(ref, version, patterns), shown, None, whole)
+
+
+class KaggleRelease(Release):
+    def __init__(self, source: KaggleSource, access: _Access, version: int | None) -> None:
+        self.source = source
+        self.ref = source.ref
+        self.access = access
+        self.number = version
+        self.version = str(version) if version is not None else None
+        self.label = source.label
+
+    def entry_key(self, selection: Selection | None) -> tuple[str, ...]:
+        return entry_key(self.ref, self.number, selection.patterns if selection else ())
+
+    def listing(self) -> Sequence[ListedFile]:
+        ref, target = self.ref, self.access.target
+        if isinstance(ref, KaggleDataset):
+            number = self.number or 0
+            entries = self.access.call(
+                lambda api: api.dataset_files(ref.owner, ref.slug, number, target)
+            )
+        else:
+            entries = self.access.call(lambda api: api.competition_files(ref.slug, target))
+        return [ListedFile(entry.name, entry.size) for entry in entries]
+
+    def fetch(self, selection: Selection | None) -> Fetch:
+        self.access.api()  # a missing login is reported before anything is transferred
+        if selection is None:
+            archive = self._remote(f"{self.ref.slug}.zip", None)
+            return Archive(archive, sender="Kaggle")
+        chosen = selection.files
+        sizes = [f.size for f in chosen]
+        total = None if None in sizes else sum(size or 0 for size in sizes)
+        downloads = []
+        for listed in chosen:
+            served = _ServedName()
+            remote = self._remote(listed.relpath, listed.relpath, served)
+            downloads.append(Download(remote, served_name=served))
+        return Files(downloads, total_bytes=total)
+
+    def _remote(
+        self, relpath: str, file_name: str | None, served: _ServedName | None = None
+    ) -> RemoteFile:
+        """A file behind a download RPC: each resolve (first try, refresh after an expired
+        signature) asks for a fresh signed URL and notes the name the blob is served under."""
+        from ..transfer import RemoteFile
+
+        ref, access = self.ref, self.access
+        if isinstance(ref, KaggleDataset):
+            number = self.number
+
+            def call(api: KaggleApi) -> Any:
+                return api.dataset_download(ref.owner, ref.slug, number, file_name)
+        else:
+
+            def call(api: KaggleApi) -> Any:
+                return api.competition_download(ref.slug, file_name)
+
+        def resolve(_session: Any) -> str | BodyHere:
+            answer = access.call(lambda api: _signed_url(api, call(api), access.target))
+            if served is not None:
+                served.name = served_name(answer)
+            return answer
+
+        return RemoteFile(relpath=relpath, resolve=resolve)
+
+    def metadata(self, selection: Selection | None) -> dict[str, Any]:
+        patterns = list(selection.patterns) if selection is not None else []
+        return {"source": self.label, "version": self.number, "patterns": patterns}
+
+    def notes(self, selection: Selection | None, origin: Origin) -> Sequence[str]:
+        credentials = self.access.credentials
+        if origin == "downloaded" and credentials is not None:
+            return [f"credentials: {credentials.source_name}"]
+        return []
+
+
+class _ServedName:
+    """The name the last resolved URL serves the file under (known once it is resolved)."""
+
+    def __init__(self) -> None:
+        self.name: str | None = None
+
+    def __call__(self) -> str | None:
+        return self.name
+
+
+def _signed_url(api: KaggleApi, call: Any, target: Target) -> str | BodyHere:
+    return api.signed_url(call.service, call.method, call.body, target)
+
+
+def served_name(answer: str | BodyHere) -> str | None:
+    """The file name a download is served under: the last part of the signed URL's path (as
+    Kaggle's own client names the file), or the name an answer with the bytes gives them."""
+    if not isinstance(answer, str):
+        return answer.name
+    name = PurePosixPath(unquote(urlsplit(answer).path)).name
+    return name or None
+
+
+class _Access:
+    """Kaggle API calls with the credentials found so far: anonymous first, then (once) the
+    notebook's secrets after a refusal. Safe to call from the transfer's worker threads."""
+
+    def __init__(self, run: Run, ref: KaggleRef) -> None:
+        self.run = run
+        self.ref = ref
+        self.credentials: KaggleCredentials | None = local_credentials(run.env)
+        self._secrets_tried = False
+        self._lock = threading.Lock()
+        if isinstance(ref, KaggleCompetition):
+            self.target = Target("competition", ref.slug, ref.web_url, ref.rules_url)
+        else:
+            self.target = Target("dataset", ref.ref, ref.web_url)
+
+    def api(self) -> KaggleApi:
+        with self._lock:
+            if self.credentials is None and isinstance(self.ref, KaggleCompetition):
+                self.credentials = self._notebook_secrets() or self._login_needed()
+            credentials = self.credentials
+        run = self.run
         return KaggleApi(
-            self.session, config.kaggle_api_base(self.env), self.credentials, self.options.policy
+            run.session, config.kaggle_api_base(run.env), credentials, run.options.policy
         )
 
-    def _with_auth_fallback(self, call: Any) -> Any:
-        """Run ``call``; when it failed anonymously, retry once with notebook secrets."""
+    def call(self, request: Callable[[KaggleApi], T]) -> T:
+        """``request``; when it failed anonymously, once more with the notebook's secrets."""
         try:
-            return call()
+            return request(self.api())
         except _AUTH_ERRORS as error:
-            if self.credentials is not None:
-                raise
-            found = self._notebook_secrets()
-            if found is None:
-                if isinstance(error, CredentialsError):
-                    self._login_needed()
-                raise
-            self.credentials = found
-            return call()
+            with self._lock:
+                if self.credentials is not None:
+                    raise
+                found = self._notebook_secrets()
+                if found is None:
+                    if isinstance(error, CredentialsError):
+                        self._login_needed()
+                    raise
+                self.credentials = found
+            return request(self.api())
 
     def _notebook_secrets(self) -> KaggleCredentials | None:
         if self._secrets_tried:
             return None
         self._secrets_tried = True
-        found = colab_secret_credentials(self.runtime.host == "colab")
-        if found is None and self.runtime.host == "kaggle":
-            found = kaggle_secret_credentials(self.env, user_secret_fetcher(self.session, self.env))
+        host = self.run.runtime.host
+        found = colab_secret_credentials(host == "colab")
+        if found is None and host == "kaggle":
+            fetch = user_secret_fetcher(self.run.session, self.run.env)
+            found = kaggle_secret_credentials(self.run.env, fetch)
         return found
 
     def _login_needed(self) -> NoReturn:
-        what = self.source.label
-        if self.runtime.widgets_useful:
-            from .kaggle_login import show_login_form
-
-            if show_login_form(self.env):
-                raise CredentialsError(
-                    f"Kaggle credentials are needed for {what}, and none were found.",
-                    fix="Log in with the form shown above, then run this cell again."
-                    f" Other ways: {LOGIN_WAYS}",
-                )
-        raise missing_credentials_error(what)
-
-    # ------------------------------------------------------------------ downloading
-    def _download(self, entry: CacheEntry, version: int | None) -> None:
-        api = self._api()
-        patterns = self.options.files
-        names: list[str] = []
-        listed_total: int | None = None
-        if patterns:
-            listed = (
-                api.dataset_files(self.source.owner, self.source.slug, version or 0, self.target)
-                if isinstance(self.source, KaggleDataset)
-                else api.competition_files(self.source.slug, self.target)
-            )
-            names = select(
-                [e.name for e in listed], patterns, self.source.label, self.source.web_url
-            )
-            sizes = [e.size for e in listed if e.name in set(names)]
-            listed_total = None if None in sizes else sum(s or 0 for s in sizes)
-        metadata = {
-            "source": self.source.label,
-            "version": version,
-            "patterns": list(patterns),
-        }
-        with entry.publish(metadata) as staging:
-            if patterns:
-                self._fetch_selected(api, entry, staging, names, version, listed_total)
-            else:
-                self._fetch_archive(api, entry, staging, version)
-
-    def _resolver(self, api: KaggleApi, version: int | None, file_name: str | None) -> Any:
-        source = self.source
-        if isinstance(source, KaggleDataset):
-            call = api.dataset_download(source.owner, source.slug, version, file_name)
-        else:
-            call = api.competition_download(source.slug, file_name)
-        return api.resolver(call, self.target)
-
-    def _fetch_archive(
-        self, api: KaggleApi, entry: CacheEntry, staging: Path, version: int | None
-    ) -> None:
-        from ..extract import fetch_and_extract
-        from ..transfer import RemoteFile
-
-        archive_name = f"{self.source.slug}.zip"
-        remote = RemoteFile(relpath=archive_name, resolve=self._resolver(api, version, None))
-        try:  # extracted while it downloads; verified whole before anything is published
-            fetch_and_extract(
-                self.session,
-                remote,
-                staging,
-                partial_dir=entry.partial_dir,
-                policy=self.options.policy,
-                progress=self.options.progress,
-                keep_archive=self.options.keep_archive,
-            )
-        except ArchiveError as error:
-            raise ArchiveError(
-                f"The archive Kaggle sent for {self.source.label} cannot be used: {error.message}",
-                fix="Run again with --force to download it again; if it persists, report it to"
-                f" the owner at {self.source.web_url}",
-            ) from None
-
-    def _fetch_selected(
-        self,
-        api: KaggleApi,
-        entry: CacheEntry,
-        staging: Path,
-        names: list[str],
-        version: int | None,
-        listed_total: int | None,
-    ) -> None:
-        from ..transfer import RemoteFile, TransferPolicy, fetch_files
-
-        progress = self.options.progress
-        if progress is not None and listed_total is not None:
-            progress = _ListedTotal(progress, listed_total)
-
-        remotes = [
-            RemoteFile(relpath=name, resolve=self._resolver(api, version, name)) for name in names
-        ]
-        fetch_files(
-            self.session,
-            remotes,
-            staging,
-            partial_dir=entry.partial_dir,
-            policy=self.options.policy or TransferPolicy(),
-            progress=progress,
+        what = self.ref.label
+        raise LoginRequired(
+            f"Kaggle credentials are needed for {what}, and none were found.",
+            fix=LOGIN_WAYS,
+            form="kaggle",
+            form_fix=f"Log in with the form shown above, then run this cell again. Other ways:"
+            f" {LOGIN_WAYS}",
+            login_env=self.run.env,
         )
-        for name in names:
-            _unwrap_single(staging, name)
-
-    # ------------------------------------------------------------------ result
-    def _finish(self, root: Path, origin: Origin, version: str | None) -> DataResult:
-        options = self.options
-        if origin == "downloaded" and self.credentials is not None:
-            self.notes.append(f"credentials: {self.credentials.source_name}")
-        names = list_files(root)
-        if options.files:
-            names = select(names, options.files, self.source.label, self.source.web_url)
-        size = total_size(root, names)
-        path = root
-        if options.to is not None:
-            path = Path(options.to).expanduser().absolute()
-            place(root, names, path, options.force)
-        return DataResult(
-            path=path,
-            source=self.source.label,
-            version=version,
-            origin=origin,
-            files=len(names),
-            size=size,
-            notes=tuple(self.notes),
-        )
-
-
-class _ListedTotal:
-    """Progress with the byte total from Kaggle's file list. Sizes are not given to the
-    transfer itself: a large file may arrive zipped, so its byte count differs."""
-
-    def __init__(self, inner: ProgressSink, total: int) -> None:
-        self.inner = inner
-        self.total = total
-
-    def start(self, total_files: int, total_bytes: int | None) -> None:
-        self.inner.start(total_files, self.total if total_bytes is None else total_bytes)
-
-    def file_started(self, relpath: str, size: int | None) -> None:
-        self.inner.file_started(relpath, size)
-
-    def advance(self, relpath: str, nbytes: int) -> None:
-        self.inner.advance(relpath, nbytes)
-
-    def file_done(self, relpath: str) -> None:
-        self.inner.file_done(relpath)
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-def _unwrap_single(folder: Path, name: str) -> None:
-    """Kaggle sends large single files zipped (``<name>.zip``); put the file itself there."""
-    from ..archives import archive_kind, extract
-
-    path = folder / name
-    if name.lower().endswith(".zip") or archive_kind(path) != "zip":
-        return
-    unpacked = path.with_name(f".{path.name}.unzipped")
-    try:
-        members = extract(path, unpacked)
-        if members != [path.name]:
-            return  # a zip-based format (.npz, .xlsx, ...) or a real zip: keep it as it is
-        (unpacked / members[0]).replace(path)
-    finally:
-        shutil.rmtree(unpacked, ignore_errors=True)
-
-
-def _v(version: int | None) -> str:
-    return f" version {version}" if version is not None else ""

@@ -1,5 +1,5 @@
-"""Services that exist only inside a notebook host: Kaggle's in-notebook attach endpoint,
-Kaggle user secrets, and the Kaggle cache of managed Colab runtimes.
+"""Services that exist only inside a notebook host: Kaggle's input mounts and in-notebook
+attach endpoint, Kaggle user secrets, and the Kaggle cache of managed Colab runtimes.
 
 Every wait here is bounded in time and reported through ``notice`` before it starts.
 """
@@ -47,6 +47,22 @@ def _send(session: requests.Session, url: str, *, read_timeout: float, **kwargs:
     from ..transfer import send
 
     return send(session, "POST", url, policy=_policy(read_timeout), **kwargs)
+
+
+# ------------------------------------------------------------------- Kaggle mounts
+def mounted_path(source: KaggleDataset | KaggleCompetition, input_root: Path) -> Path | None:
+    """Where Kaggle shows data attached in the editor, if it is there."""
+    if isinstance(source, KaggleDataset):
+        candidates = [
+            input_root / source.slug,
+            input_root / "datasets" / source.owner / source.slug,
+        ]
+    else:
+        candidates = [input_root / source.slug, input_root / "competitions" / source.slug]
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    return None
 
 
 # ------------------------------------------------------------------- Kaggle attach

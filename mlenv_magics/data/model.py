@@ -1,4 +1,7 @@
-"""The options every source takes and the result every source returns."""
+"""The options every source takes and the result every source returns.
+
+``AddDataOptions`` never shows the environment (it holds tokens) in its repr.
+"""
 
 from __future__ import annotations
 
@@ -23,8 +26,8 @@ class AddDataOptions:
     offline: bool = False
     keep_archive: bool = False  # keep a downloaded archive in the data folder
     progress: ProgressSink | None = None  # None = no progress (quiet)
-    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    shell: Any = None  # the IPython shell, for host detection and login widgets
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
+    shell: Any = field(default=None, repr=False)  # the IPython shell, for host detection
     notice: Callable[[str], None] | None = None  # one-line status before a wait; None = quiet
     mount_timeout: float = 60.0  # seconds to wait for an attached or cached mount to appear
     policy: TransferPolicy | None = None  # timeouts and retries; None = the defaults

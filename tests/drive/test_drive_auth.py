@@ -10,10 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from drive_helpers import acquire_drive
 
 from mlenv_magics import config
 from mlenv_magics.data import drive_auth
-from mlenv_magics.data.drive import acquire_drive, list_item
+from mlenv_magics.data.drive import list_item
 from mlenv_magics.data.model import AddDataOptions
 from mlenv_magics.data.sources import DriveItem
 from mlenv_magics.errors import CredentialsError

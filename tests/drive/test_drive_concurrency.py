@@ -10,11 +10,9 @@ from mlenv_magics.testing.drive_fake import DriveFake
 
 SCRIPT = """
 import sys
-from mlenv_magics.data.drive import acquire_drive
-from mlenv_magics.data.model import AddDataOptions
-from mlenv_magics.data.sources import DriveItem
+from mlenv_magics.data import AddDataOptions, acquire
 
-result = acquire_drive(DriveItem(sys.argv[1]), AddDataOptions())
+result = acquire("drive:" + sys.argv[1], AddDataOptions())
 print(result.origin, result.path)
 """
 

@@ -28,12 +28,14 @@ def test_add_data_magic_fetches_a_drive_folder(
     for token in drive_fake.issued_tokens:
         assert token not in captured.out and token not in captured.err
 
+    media = drive_fake.count("media")
     again = ip.run_line_magic(
-        "mlenv_add_data", f"https://drive.google.com/drive/folders/{top} --file *.csv -q"
+        "mlenv_add_data", f"https://drive.google.com/drive/folders/{top} --file *.csv"
     )
 
-    assert sorted(p.name for p in again.iterdir()) == ["train.csv"]
-    assert capsys.readouterr().out == ""
+    assert again == path  # the cached whole folder serves the selection
+    assert "drive folder notebook-data: cache, 1 file," in capsys.readouterr().out
+    assert drive_fake.count("media") == media
 
 
 def test_add_data_magic_shows_a_short_error_for_an_unknown_id(

@@ -8,13 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from drive_helpers import acquire_drive
 
-from mlenv_magics.data.drive import acquire_drive
 from mlenv_magics.data.model import AddDataOptions
 from mlenv_magics.data.sources import DriveItem
 from mlenv_magics.errors import (
     AccessDeniedError,
     CredentialsError,
+    DestinationExistsError,
     IntegrityError,
     NotFoundError,
     OfflineError,
@@ -110,7 +111,7 @@ def test_a_glob_matching_nothing_names_the_files_there(
     with pytest.raises(NotFoundError) as error:
         acquire_drive(DriveItem(top), drive_options(files=("*.parquet",)))
 
-    assert "*.parquet matched nothing" in str(error.value)
+    assert "matches '*.parquet'" in str(error.value)
     assert "train/labels.csv" in str(error.value)
 
 
@@ -361,6 +362,35 @@ def test_to_places_a_copy(drive_fake: DriveFake, drive_options: Options, tmp_pat
     (target / "README.md").write_bytes(b"edited")
     again = acquire_drive(DriveItem(top), drive_options())
     assert (again.path / "README.md").read_bytes() == files["README.md"]
+
+
+def test_to_keeps_identical_files_and_replaces_different_ones_only_with_force(
+    drive_fake: DriveFake, drive_options: Options, tmp_path: Path
+) -> None:
+    top, files = nested_folder(drive_fake)
+    target = tmp_path / "data"
+    acquire_drive(DriveItem(top), drive_options(to=target))
+    assert acquire_drive(DriveItem(top), drive_options(to=target)).path == target  # identical
+    (target / "README.md").write_bytes(b"my notes")
+
+    with pytest.raises(DestinationExistsError, match="--force"):
+        acquire_drive(DriveItem(top), drive_options(to=target))
+    assert (target / "README.md").read_bytes() == b"my notes"
+
+    acquire_drive(DriveItem(top), drive_options(to=target, force=True))
+    assert tree(target) == files
+
+
+def test_a_folder_pattern_selects_the_folder_as_on_every_source(
+    drive_fake: DriveFake, drive_options: Options
+) -> None:
+    top, files = nested_folder(drive_fake)
+    for pattern in ("train/images", "train/images/"):
+        result = acquire_drive(DriveItem(top), drive_options(files=(pattern,)))
+        assert result.files == 2, pattern
+        assert tree(result.path) == {
+            k: v for k, v in files.items() if k.startswith("train/images/")
+        }
 
 
 def test_progress_reports_the_bytes(drive_fake: DriveFake, drive_options: Options) -> None:

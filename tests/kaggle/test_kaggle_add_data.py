@@ -10,6 +10,7 @@ import pytest
 from kaggle_helpers import FAST
 
 from mlenv_magics import add_data
+from mlenv_magics.api import acquire_data
 from mlenv_magics.cache import Cache
 from mlenv_magics.errors import (
     AccessDeniedError,
@@ -22,6 +23,7 @@ from mlenv_magics.errors import (
     RateLimitedError,
     TransferError,
 )
+from mlenv_magics.progress import RecordingProgress
 from mlenv_magics.testing.kaggle_fake import RULES_MESSAGE, KaggleFake, corrupt_zip, hostile_zip
 
 FILES = {"train.csv": b"a,b\n1,2\n", "test.csv": b"a\n3\n", "sub/notes.txt": b"hello"}
@@ -35,20 +37,21 @@ def methods(fake: KaggleFake) -> list[str]:
     return [call.method for call in fake.calls]
 
 
-def test_downloads_then_serves_from_the_cache(kaggle_fake: KaggleFake, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_downloads_then_serves_from_the_cache(kaggle_fake: KaggleFake) -> None:
     kaggle_fake.add_dataset("alice/tiny", files=FILES)
-    path = add_data("alice/tiny", policy=FAST)
+    result = acquire_data("alice/tiny", policy=FAST)
+    path = result.path
     assert tree(path) == FILES
     assert path.is_relative_to(Path(os.environ["MLENV_CACHE_DIR"]))
-    summary = capsys.readouterr().out.strip().splitlines()[-1]
+    summary = result.summary_line()
     assert summary.startswith("kaggle dataset alice/tiny v1: downloaded, 3 files,")
     assert summary.endswith("; credentials: KAGGLE_API_TOKEN env")
     assert kaggle_fake.token not in summary
     assert methods(kaggle_fake) == ["GetDataset", "DownloadDataset"]
 
-    again = add_data("alice/tiny")
-    assert again == path
-    assert "v1: cache, 3 files" in capsys.readouterr().out
+    again = acquire_data("alice/tiny")
+    assert again.path == path
+    assert "v1: cache, 3 files" in again.summary_line()
     assert methods(kaggle_fake)[2:] == ["GetDataset"]  # unversioned: only the version lookup
 
 
@@ -63,11 +66,18 @@ def test_a_cached_pinned_version_costs_no_network_call(kaggle_fake: KaggleFake) 
     assert tree(latest) == {"a.txt": b"two"} and latest != first
 
 
-def test_quiet_prints_nothing(kaggle_fake: KaggleFake, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_the_api_prints_nothing_and_quiet_drops_the_callbacks(
+    kaggle_fake: KaggleFake, capsys
+) -> None:  # type: ignore[no-untyped-def]
     kaggle_fake.add_dataset("alice/tiny", files=FILES)
-    add_data("alice/tiny", quiet=True)
+    progress = RecordingProgress()
+    add_data("alice/tiny", progress=progress)
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
+    assert progress.bytes_advanced > 0  # the caller's sink followed the download
+    quiet = RecordingProgress()
+    add_data("alice/tiny", files=["train.csv"], quiet=True, progress=quiet)
+    assert quiet.events == [] and capsys.readouterr().out == ""
 
 
 def test_file_globs_fetch_single_files_not_the_archive(kaggle_fake: KaggleFake) -> None:
@@ -122,16 +132,16 @@ def test_to_places_the_files_and_refuses_to_overwrite(
 
 
 def test_offline_uses_the_newest_cached_version_and_says_so(
-    kaggle_fake: KaggleFake, capsys
-) -> None:  # type: ignore[no-untyped-def]
+    kaggle_fake: KaggleFake,
+) -> None:
     kaggle_fake.add_dataset("alice/tiny", versions={1: {"a": b"1"}, 2: {"a": b"2"}, 3: {"a": b"3"}})
     add_data("alice/tiny/versions/1", quiet=True)
     v2 = add_data("alice/tiny/versions/2", quiet=True)
     calls = len(kaggle_fake.calls)
-    capsys.readouterr()
-    assert add_data("alice/tiny", offline=True) == v2
+    result = acquire_data("alice/tiny", offline=True)
+    assert result.path == v2 and result.version == "2"
     assert len(kaggle_fake.calls) == calls
-    assert "offline: using the newest cached version 2" in capsys.readouterr().out
+    assert "offline: using the newest cached version 2" in result.summary_line()
 
 
 def test_offline_without_a_cached_copy_is_a_clear_error(kaggle_fake: KaggleFake) -> None:

@@ -9,10 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from mlenv_magics import add_data
+from mlenv_magics import add_data, data_command
+from mlenv_magics.api import acquire_data
 from mlenv_magics.data import kaggle_auth
-from mlenv_magics.data.kaggle_login import login_form
-from mlenv_magics.errors import CredentialsError, NotFoundError, ServerError, UnsupportedHostError
+from mlenv_magics.errors import (
+    CredentialsError,
+    LoginRequired,
+    NotFoundError,
+    ServerError,
+    UnsupportedHostError,
+)
+from mlenv_magics.kaggle_login_form import login_form
 from mlenv_magics.testing.kaggle_fake import KaggleFake
 
 FILES = {"train.csv": b"a,b\n1,2\n", "sub/notes.txt": b"hello"}
@@ -32,25 +39,26 @@ def tree(root: Path) -> dict[str, bytes]:
 
 
 def test_data_mounted_in_the_editor_costs_no_network_call(
-    kaggle_fake: KaggleFake, monkeypatch, capsys
+    kaggle_fake: KaggleFake, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     root = on_kaggle(monkeypatch, kaggle_fake)
     (root / "tiny").mkdir(parents=True)
     (root / "tiny" / "train.csv").write_bytes(b"mounted")
-    path = add_data("alice/tiny")
-    assert path == root / "tiny"
-    assert "kaggle dataset alice/tiny: mounted, 1 file" in capsys.readouterr().out
+    result = acquire_data("alice/tiny")
+    assert result.path == root / "tiny"
+    assert "kaggle dataset alice/tiny: mounted, 1 file" in result.summary_line()
     assert kaggle_fake.calls == []
 
 
-def test_attach_then_wait_for_the_mount(kaggle_fake: KaggleFake, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_attach_then_wait_for_the_mount(kaggle_fake: KaggleFake, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     root = on_kaggle(monkeypatch, kaggle_fake)
     kaggle_fake.add_dataset("alice/tiny", versions={1: {"a": b"1"}, 2: FILES})
     kaggle_fake.attach_delay = 0.3
-    path = add_data("alice/tiny")
-    assert path == root / "tiny" and tree(path) == FILES
-    out = capsys.readouterr().out
-    assert "Waiting up to 60 s" in out and "v2: attached, 2 files" in out
+    notices: list[str] = []
+    result = acquire_data("alice/tiny", notice=notices.append)
+    assert result.path == root / "tiny" and tree(result.path) == FILES
+    assert notices and notices[0].startswith("Waiting up to 60 s")
+    assert "v2: attached, 2 files" in result.summary_line()
     attach = kaggle_fake.calls_to("attach")
     assert attach[0].body == {"datasetRef": {"OwnerSlug": "alice", "DatasetSlug": "tiny"}}
     assert "DownloadDataset" not in [c.method for c in kaggle_fake.calls]
@@ -127,19 +135,19 @@ def test_kaggle_user_secrets_supply_credentials(kaggle_fake: KaggleFake, monkeyp
     assert kaggle_fake.calls_to("DownloadDataFiles")[0].auth == "bearer"
 
 
-def test_colab_cache_serves_datasets_it_has(kaggle_fake: KaggleFake, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_colab_cache_serves_datasets_it_has(kaggle_fake: KaggleFake, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     for name, value in kaggle_fake.colab_env().items():
         monkeypatch.setenv(name, value)
     kaggle_fake.add_dataset("alice/tiny", files=FILES)
     kaggle_fake.add_dataset("alice/other", files=FILES)
     kaggle_fake.colab_cached.add("alice/tiny")
-    path = add_data("alice/tiny")
+    result = acquire_data("alice/tiny")
     assert kaggle_fake.colab_mount_root is not None
-    assert path == kaggle_fake.colab_mount_root / "tiny" and tree(path) == FILES
-    assert "colab-cache, 2 files" in capsys.readouterr().out
+    assert result.path == kaggle_fake.colab_mount_root / "tiny" and tree(result.path) == FILES
+    assert "colab-cache, 2 files" in result.summary_line()
     assert "DownloadDataset" not in [c.method for c in kaggle_fake.calls]
-    other = add_data("alice/other")  # not in Colab's cache: downloaded
-    assert "downloaded" in capsys.readouterr().out and tree(other) == FILES
+    other = acquire_data("alice/other")  # not in Colab's cache: downloaded
+    assert other.origin == "downloaded" and tree(other.path) == FILES
 
 
 def test_colab_secrets_are_read_only_on_colab(kaggle_fake: KaggleFake, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -181,8 +189,12 @@ def test_notebook_shows_a_login_form_when_credentials_are_missing(
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.delenv("KAGGLE_API_TOKEN")
     kaggle_fake.add_competition("titanic", {"train.csv": b"x"})
+    with pytest.raises(LoginRequired, match="none were found") as needed:
+        add_data("competition:titanic", shell=ZMQInteractiveShell())
+    assert needed.value.form == "kaggle" and capsys.readouterr().out == ""  # the API shows nothing
+    assert "login_env" not in repr(needed.value) and "KAGGLE" not in repr(needed.value)
     with pytest.raises(CredentialsError, match="form shown above"):
-        add_data("competition:titanic", quiet=True, shell=ZMQInteractiveShell())
+        data_command.run("competition:titanic", quiet=True, shell=ZMQInteractiveShell())
     assert "VBox" in capsys.readouterr().out  # displayed (text fallback outside a kernel)
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from mlenv_magics import add_data
 from mlenv_magics.data import kaggle_auth
-from mlenv_magics.data.kaggle_login import login_form
 from mlenv_magics.errors import CredentialsError
+from mlenv_magics.kaggle_login_form import login_form
 from mlenv_magics.testing.kaggle_fake import KaggleFake
 
 

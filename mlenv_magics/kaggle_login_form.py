@@ -11,14 +11,14 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import CredentialsError
-from .kaggle_auth import (
+from .data.kaggle_auth import (
     TOKEN_PAGE,
     credentials_from_form,
     remember_login,
     save_login,
     saved_login_path,
 )
+from .errors import CredentialsError
 
 
 def login_form(env: Mapping[str, str]) -> Any:
