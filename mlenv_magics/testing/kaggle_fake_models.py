@@ -133,6 +133,7 @@ class ModelsFake:
         self.notebook_archive = "tar.gz"
         self._lock = threading.Lock()
         self._root_dir: Path | None = None
+        self._output_archives: dict[tuple[str, int, str], bytes | Path] = {}
         fake.rpc_extensions.update(
             {
                 (MODELS, "GetModelInstance"): lambda h, b: self._get_instance(h, b),
@@ -189,6 +190,19 @@ class ModelsFake:
 
     def model_archive_blob(self, ref: str, version: int = 1) -> str:
         return f"models/{self.model(ref).ref}/{version}/model.tar.gz"
+
+    def prepare(self, ref: str, version: int = 1) -> list[str]:
+        """Register a model version's blobs now (each file, and its tar.gz, built now rather
+        than on the first request); returns their names, for faults and stats."""
+        entry = self.model(ref)
+        base = f"models/{entry.ref}/{version}"
+        names = []
+        for name, content in entry.versions[version].items():
+            self.fake._blob_url(("m", base, name), f"{base}/{name}", content)
+            names.append(self.model_file_blob(ref, name, version))
+        archive = self._model_archive(entry, version)
+        self.fake._blob_url(("m", base), f"{base}/model.tar.gz", archive)
+        return [*names, self.model_archive_blob(ref, version)]
 
     def stop(self) -> None:
         if self._root_dir is not None:
@@ -323,10 +337,34 @@ class ModelsFake:
                 raise _envelope(404, f"File not found: {name} in {kernel.ref}")
             url = self.fake._blob_url(("ko", base, name), f"{base}/{name}", session.outputs[name])
         else:
-            kind = self.notebook_archive
-            data = self._archive(session.outputs, kind)
-            url = self.fake._blob_url(("ko", base, kind), f"{base}/output.{kind}", data)
+            url = self._output_archive_url(kernel, session)
         raise _Reply(302, None, {"Location": url})
+
+    def _output_archive_url(self, kernel: Any, session: Any) -> str:
+        kind = self.notebook_archive
+        with self._lock:
+            key = (kernel.ref, session.version, kind)
+            data = self._output_archives.get(key)
+            if data is None:
+                data = self._output_archives[key] = self._archive(session.outputs, kind)
+        base = f"kernels/{kernel.ref}/v{session.version}/download"
+        return str(self.fake._blob_url(("ko", base, kind), f"{base}/output.{kind}", data))
+
+    def prepare_outputs(self, ref: str) -> list[str]:
+        """Register the blobs of a notebook's latest outputs now (each file, as
+        ``DownloadKernelOutput`` and ``ListKernelSessionOutput`` hand them out, and their
+        archive); returns their names, for faults and stats."""
+        kernels = self.fake.kernels
+        kernel = kernels.kernel(ref)
+        session = kernel.latest
+        base = f"kernels/{kernel.ref}/v{session.version}/download"
+        names = []
+        for name, content in session.outputs.items():
+            self.fake._blob_url(("ko", base, name), f"{base}/{name}", content)
+            kernels._output_url(kernel, session, name)
+            names += [f"{base}/{name}", kernels.output_blob(ref, session.version, name)]
+        self._output_archive_url(kernel, session)
+        return [*names, f"{base}/output.{self.notebook_archive}"]
 
     def _list_output_files(self, handler: Any, body: dict[str, Any]) -> None:
         from .kaggle_fake import CREATION_DATE, _Reply
