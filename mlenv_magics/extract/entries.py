@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -90,3 +93,34 @@ class StagingWriter:
     def _done(self, member: Member) -> None:
         if self.on_entry is not None:
             self.on_entry(member.name)
+
+
+class BackgroundWrites:
+    """Whole small entries written by a few threads while the caller decompresses the next
+    ones (writes release the GIL); at most ``max_pending`` bytes wait in memory."""
+
+    def __init__(self, writer: StagingWriter, threads: int = 2, max_pending: int = 16 << 20):
+        self.writer = writer
+        self.max_pending = max_pending
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="mlenv-write")
+        self._pending: deque[tuple[Future[None], int]] = deque()
+        self._bytes = 0
+
+    def submit(self, member: Member, data: bytes) -> None:
+        while self._pending and self._bytes + len(data) > self.max_pending:
+            self._finish_oldest()
+        future = self._pool.submit(self.writer.file, member, io.BytesIO(data))
+        self._pending.append((future, len(data)))
+        self._bytes += len(data)
+
+    def drain(self) -> None:
+        while self._pending:
+            self._finish_oldest()
+
+    def _finish_oldest(self) -> None:
+        future, size = self._pending.popleft()
+        self._bytes -= size
+        future.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -15,17 +15,19 @@ import io
 import lzma
 import tarfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from .. import archives
 from ..archives import Member
 from ..errors import ArchiveError
-from .entries import EntryDone, StagingWriter
+from .entries import BackgroundWrites, EntryDone, StagingWriter
 from .errors import archive_errors
 
 READ_SIZE = 1 << 20  # compressed bytes read at a time
+WHOLE_ENTRY_MAX = 4 << 20  # files up to this size are read whole and written by a worker
 _MAGIC = {b"\x1f\x8b": "gz", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz"}
 
 
@@ -127,7 +129,9 @@ def extract_tar(
     capped = type("CappedTarInfo", (archives.capped_tar_info,), {"archive_name": archive.name})
     members: list[Member] = []
     chosen: list[Member] = []
+    background = BackgroundWrites(writer)
     with (
+        _closing(background),
         archive_errors(archive),
         tarfile.open(fileobj=stream, mode="r|", tarinfo=capped, bufsize=READ_SIZE) as handle,  # type: ignore[call-overload]
     ):
@@ -140,13 +144,18 @@ def extract_tar(
                 continue
             chosen.append(member)
             try:
-                _write_streamed(handle, info, member, writer, staging, free_space)
+                _write_streamed(handle, info, member, writer, background, staging, free_space)
             except ArchiveError:
                 archives.validate_members(archive, members)  # the rule it broke, if one did
                 raise
             handle.members.clear()  # type: ignore[attr-defined]  # never looked up again
         while stream.read(READ_SIZE):  # the rest: padding, then gzip's CRC-32 and length
             pass
+        try:
+            background.drain()
+        except ArchiveError:
+            archives.validate_members(archive, members)
+            raise
         archives.validate_members(archive, members)
         links = [m for m in chosen if m.kind in ("symlink", "hardlink")]
         _check_link_targets_chosen(archive, links, chosen)
@@ -154,11 +163,20 @@ def extract_tar(
     return [m.name for m in chosen if m.kind != "dir"]
 
 
+@contextmanager
+def _closing(background: BackgroundWrites) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        background.close()
+
+
 def _write_streamed(
     handle: tarfile.TarFile,
     info: tarfile.TarInfo,
     member: Member,
     writer: StagingWriter,
+    background: BackgroundWrites,
     staging: Path,
     free_space: Callable[[Path], int],
 ) -> None:
@@ -172,7 +190,11 @@ def _write_streamed(
         if extracted is None:
             raise tarfile.ReadError(f"cannot read {member.name}")
         with extracted:
-            writer.file(member, extracted)
+            if member.size <= WHOLE_ENTRY_MAX:
+                background.submit(member, extracted.read(member.size + 1))
+            else:
+                background.drain()
+                writer.file(member, extracted)  # streamed, never whole in memory
 
 
 def _check_link_targets_chosen(archive: Path, links: list[Member], chosen: list[Member]) -> None:

@@ -120,6 +120,7 @@ class Extraction:
         kind: str | None = None,
     ) -> None:
         self.done: list[str] = []
+        self._written = threading.Condition()
         self.names: list[str] | None = None
         self.error: BaseException | None = None
         self.staging = staging
@@ -134,7 +135,7 @@ class Extraction:
                     kind=kind,
                     free_space=free_space,
                     select=select,
-                    on_entry=self.done.append,
+                    on_entry=self._entry_done,
                 )
             except BaseException as error:
                 self.error = error
@@ -143,6 +144,17 @@ class Extraction:
 
         self.thread = threading.Thread(target=run, daemon=True)
         self.thread.start()
+
+    def _entry_done(self, name: str) -> None:
+        with self._written:
+            self.done.append(name)
+            self._written.notify_all()
+
+    def wait_done(self, *names: str) -> list[str]:
+        """Block until these entries are written (workers finish them in any order)."""
+        with self._written:
+            self._written.wait_for(lambda: set(names) <= set(self.done), WAIT)
+            return sorted(self.done)
 
     def result(self) -> list[str]:
         self.thread.join(WAIT)
@@ -243,15 +255,34 @@ def test_zip_entries_are_extracted_as_the_prefix_covers_them(tmp_path: Path, sta
     assert extraction.done == []
 
     download.arrive(0, spans["data/a.bin"][1])
-    assert download.blocked_on()[0] == spans["data/b.csv"][0]
-    assert extraction.done == ["readme.txt", "data/a.bin"]
+    # the next entry is handed to a worker once all of it is on disk
+    assert download.blocked_on() == (spans["data/b.csv"][0], spans["data/deep/c.bin"][0])
+    assert extraction.wait_done("readme.txt", "data/a.bin") == ["data/a.bin", "readme.txt"]
     assert (staging / "data" / "a.bin").read_bytes() == ENTRIES["data/a.bin"]
     assert not (staging / "data" / "b.csv").exists()
 
-    download.arrive(spans["data/a.bin"][1], spans["data/b.csv"][0] + 1000)
-    assert download.blocked_on()[0] > spans["data/b.csv"][0]  # inflating it piece by piece
+    download.arrive(spans["data/a.bin"][1], directory)
+    assert extraction.result() == list(ENTRIES)
+    assert extraction.files() == ENTRIES
 
-    download.arrive(spans["data/b.csv"][0], directory)
+
+def test_a_large_zip_entry_is_inflated_as_its_bytes_arrive(
+    tmp_path: Path, staging: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlenv_magics.extract import zip_stream
+
+    monkeypatch.setattr(zip_stream, "WHOLE_ENTRY_MAX", 1000)  # every entry counts as large
+    data = _zip()
+    spans = _spans(data)
+    download = Download(tmp_path, data)
+    extraction = Extraction(download, staging, kind="zip")
+    download.arrive(_directory_start(data), len(data))
+    start, end = spans["data/b.csv"]
+    download.arrive(0, start + 1000)
+    blocked, _ = download.blocked_on()
+    assert start < blocked < end  # inflating it piece by piece
+    assert extraction.wait_done("readme.txt", "data/a.bin") == ["data/a.bin", "readme.txt"]
+    download.arrive(start, len(data))
     assert extraction.result() == list(ENTRIES)
     assert extraction.files() == ENTRIES
 
@@ -391,14 +422,13 @@ def test_tar_gz_entries_are_extracted_as_the_stream_arrives(tmp_path: Path, stag
     data = _tar(ENTRIES, links={"data/link.csv": "b.csv"})
     download = Download(tmp_path, data)
     extraction = Extraction(download, staging)
-    written = 0
-    while not extraction.done:  # a bit more at a time until the first entry is out
-        assert download.blocked_on()[0] >= written
-        download.arrive(written, written + 4096)
-        written += 4096
-    assert written < len(data) // 2
-    assert extraction.done[0] == "readme.txt"
-    download.arrive(written, len(data))
+    half = len(data) // 2
+    for written in range(0, half, 4096):  # the stream arrives a bit at a time
+        assert download.blocked_on()[0] >= written  # the reader follows it
+        download.arrive(written, min(written + 4096, half))
+    assert "readme.txt" in extraction.wait_done("readme.txt")  # out before the rest arrived
+    assert extraction.thread.is_alive() and not (staging / "data" / "deep").exists()
+    download.arrive(half, len(data))
     assert extraction.result() == [*ENTRIES, "data/link.csv"]
     assert extraction.files() == ENTRIES
     assert os.readlink(staging / "data" / "link.csv") == "b.csv"
