@@ -80,20 +80,30 @@ def _watch(page: Any, cell: Any, until: Any, seen: list[dict[str, Any]]) -> dict
     raise AssertionError(f"the status view never got there; seen: {seen[-5:]}")
 
 
+@pytest.mark.parametrize("frontend_name", ["jupyterlab", "classic-notebook"])
 def test_remote_run_status_view_and_streamed_log(
-    browser: Any, lab_python: Path, tmp_path: Path, artifacts_dir: Path
+    request: pytest.FixtureRequest,
+    frontend_name: str,
+    browser: Any,
+    tmp_path: Path,
+    artifacts_dir: Path,
 ) -> None:
+    if frontend_name == "jupyterlab":
+        frontend, python_bin = notebook_page.LAB, request.getfixturevalue("lab_python")
+        kind, output_area = "lab", ".jp-Cell-outputArea"
+    else:
+        frontend, python_bin = notebook_page.CLASSIC, request.getfixturevalue("classic_python")
+        kind, output_area = "classic", ".output_wrapper"
     gate = tmp_path / "gate"
     notebook = _notebook(tmp_path / "remote.ipynb", gate)
-    shots = artifacts_dir / "jupyterlab"
+    shots = artifacts_dir / frontend.name
     shots.mkdir(parents=True, exist_ok=True)
     with KaggleFake() as fake:
         fake.kernels.queue_seconds = 3.0
         env = notebook_runner.kernel_environment(tmp_path / "services", fake.env())
-        with jupyter_server("lab", lab_python, tmp_path, [notebook], env) as server:
+        with jupyter_server(kind, python_bin, tmp_path, [notebook], env) as server:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             try:
-                frontend = notebook_page.LAB
                 notebook_page.open_notebook(page, frontend, server, notebook.name)
                 notebook_page.run_all(page, frontend)
                 cell = notebook_page.code_cell(page, frontend, 1)
@@ -116,9 +126,11 @@ def test_remote_run_status_view_and_streamed_log(
                 assert result.inner_text() == "accuracy 0.93"
                 notebook_page.wait_for_run(page, frontend, 2)
                 texts = notebook_page.output_texts(page, frontend, 1)
-                assert any(t.startswith("kaggle run fake-user/mlenv-remote-") for t in texts)
+                # JupyterLab tells the kernel the notebook name (mlenv-remote-...); Notebook 6 not
+                prefix = "kaggle run fake-user/mlenv-" + ("remote-" if kind == "lab" else "")
+                assert any(t.startswith(prefix) for t in texts), texts
                 final = shots / "kaggle-run-complete.png"
-                cell.locator(".jp-Cell-outputArea").first.screenshot(path=str(final))
+                cell.locator(output_area).first.screenshot(path=str(final))
                 assert not pixel_stats(final).looks_blank
                 assert (server.root / "results" / "__notebook__.ipynb").exists()
                 for value in (fake.token, fake.key):
@@ -126,7 +138,7 @@ def test_remote_run_status_view_and_streamed_log(
             finally:
                 page.screenshot(path=str(shots / "remote-run-page.png"), full_page=True)
                 page.close()
-    if os.environ.get("MLENV_UPDATE_DOC_IMAGES"):
+    if os.environ.get("MLENV_UPDATE_DOC_IMAGES") and frontend is notebook_page.LAB:
         DOC_IMAGE.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(final, DOC_IMAGE)
     json.dumps(seen)
