@@ -45,6 +45,13 @@ RETIRED = {
 }
 
 
+def shape_label(shape: str | None) -> str:
+    """What a machine shape Kaggle reports is called here (``NvidiaTeslaT4`` -> GPU T4 x2)."""
+    if not shape:
+        return ACCELERATORS["none"].label
+    return next((a.label for a in ACCELERATORS.values() if a.shape == shape), shape)
+
+
 def accelerator(name: str | None) -> Accelerator:
     key = (name or "none").strip().lower().replace("-", "").replace("_", "")
     if key in ACCELERATORS:

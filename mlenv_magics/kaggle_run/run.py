@@ -13,7 +13,7 @@ from . import notebook as nb
 from .client import KernelsClient
 from .errors import RemoteRunError, WaitTimeoutError
 from .model import KaggleRun, QuotaReport, public_status
-from .options import KernelRef, RunOptions, kernel_ref
+from .options import KernelRef, RunOptions, kernel_ref, shape_label
 from .push import Pushed, push, quota_report
 from .reporter import RunReporter, SilentReporter
 from .results import default_out, fetch_results
@@ -201,7 +201,7 @@ def kaggle_status(ref: str | None = None, *, client: KernelsClient | None = None
         url=kernel.url,
         version=kernel.version or (info.current_version if info else None),
         status=public_status(state),
-        accelerator=info.machine_shape if info else None,
+        accelerator=shape_label(info.machine_shape) if info else None,
         failure=(answer.failure or None) if answer else None,
     )
 

@@ -91,7 +91,7 @@ def test_kaggle_cli_push_status_and_output(
 
     # our client reads the kernel the CLI pushed
     seen = kaggle_status(ref, client=client)
-    assert (seen.status, seen.version, seen.accelerator) == ("complete", 1, "NvidiaTeslaT4")
+    assert (seen.status, seen.version, seen.accelerator) == ("complete", 1, "GPU T4 x2")
 
 
 def test_kaggle_cli_push_is_rejected_in_kaggles_words(fake: KaggleFake, tmp_path: Path) -> None:
