@@ -43,7 +43,7 @@ def place(source_root: Path, relpaths: Sequence[str], target: Path, force: bool)
     in ``target`` must never change the cached or mounted original. Existing identical files
     are kept; different ones (a link counts as different) need ``force``; a link standing
     where a folder is needed is refused."""
-    target.mkdir(parents=True, exist_ok=True)
+    _make_target(target)
     for rel in relpaths:
         _refuse_linked_folders(target, rel)
     conflicts = [
@@ -74,6 +74,16 @@ def place(source_root: Path, relpaths: Sequence[str], target: Path, force: bool)
             os.replace(temporary, destination)  # replaces a link itself, never its target
         finally:
             temporary.unlink(missing_ok=True)
+
+
+def _make_target(target: Path) -> None:
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise DestinationExistsError(
+            f"--to {target}: a file is in the way (that path, or a folder on it, is a file).",
+            fix="Choose a folder for --to, or move the file away.",
+        ) from None
 
 
 def _exists(path: Path) -> bool:

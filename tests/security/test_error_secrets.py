@@ -83,3 +83,10 @@ def test_an_api_redirect_to_another_scheme_is_a_transfer_error(kaggle_fake: Kagg
     kaggle_fake.redirect("*", "ftp://api.example/v1")
     with pytest.raises(TransferError, match="redirected to a ftp: address"):
         add_data("alice/tiny", quiet=True, policy=FAST)
+
+
+def test_the_options_repr_shows_no_environment() -> None:
+    from mlenv_magics.data.model import AddDataOptions
+
+    options = AddDataOptions(env={"KAGGLE_API_TOKEN": "env-token-value", "KAGGLE_KEY": "k3y"})
+    assert "env-token-value" not in repr(options) and "k3y" not in repr(options)

@@ -17,6 +17,7 @@ from mlenv_magics.extract import fetch_and_extract
 from mlenv_magics.progress import RecordingProgress
 from mlenv_magics.testing.blobhost import BlobHost
 from mlenv_magics.transfer import RemoteFile, TransferPolicy
+from mlenv_magics.transfer.ranges import _Chunks, plan_ranges
 
 FILES = {
     f"part{index}/{kind}{index}.{'txt' if kind == 't' else 'bin'}": (
@@ -82,14 +83,20 @@ def test_a_zip_is_extracted_from_ordered_chunks_its_directory_first(
     assert _files(entry.path) == FILES
     stats = blobhost.stats("d.zip")
     starts = [int(r.split("=")[1].split("-")[0]) for r in stats.ranges if r]
-    tail = max(starts)
-    assert tail in starts[:4]  # the chunk with the central directory is among the first asked
-    rest = [start for start in starts if start != tail]
-    order = sorted(rest)
-    # then in order (4 connections ask at once, so neighbours may arrive swapped)
-    assert all(abs(order.index(start) - index) < 4 for index, start in enumerate(rest))
+    chunk = -(-len(ZIP) // len(plan_ranges(len(ZIP), chunked)))
+    assert sorted(starts) == list(range(chunk, len(ZIP), chunk))  # the first came with the 200
     assert len(set(starts)) == len(starts)  # every chunk asked for once
     assert not entry.partial_dir.exists()  # the archive is not kept
+
+
+def test_chunks_are_handed_out_in_order_the_last_first() -> None:
+    ranges = [[s, s + 10, s] for s in range(0, 100, 10)]
+    ranges[3][2] = 40  # a finished one (a resumed download) is not handed out again
+    chunks = _Chunks(ranges, first=None)
+    order = []
+    while (taken := chunks.take()) is not None:
+        order.append(taken[0])
+    assert order == [9, 0, 1, 2, 4, 5, 6, 7, 8]
 
 
 def test_keep_archive_keeps_the_verified_zip_in_the_data_folder(
