@@ -55,6 +55,7 @@ import shutil
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path, PurePosixPath
@@ -287,7 +288,8 @@ def _acquire(source: Source, run: Run) -> DataResult:
                 origin = "downloaded"
         hit = entry
     hit.touch()
-    index.save(Cached(hit.key, release.version, release.label))
+    with suppress(OSError):  # only a shortcut for --offline; a read-only cache still serves
+        index.save(Cached(hit.key, release.version, release.label))
     run.notes.extend(release.notes(selection, origin))
     return _result(run, source, release.label, hit.path, origin, release.version)
 
