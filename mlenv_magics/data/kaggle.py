@@ -64,7 +64,7 @@ from .pipeline import (
     iter_numbers,
 )
 from .selection import selection_key
-from .sources import KaggleCompetition, KaggleDataset
+from .sources import KaggleCompetition, KaggleDataset, KaggleModel, KaggleNotebook
 
 if TYPE_CHECKING:
     from ..transfer import BodyHere, RemoteFile
@@ -298,13 +298,17 @@ class _Access:
     """Kaggle API calls with the credentials found so far: anonymous first, then (once) the
     notebook's secrets after a refusal. Safe to call from the transfer's worker threads."""
 
-    def __init__(self, run: Run, ref: KaggleRef) -> None:
+    def __init__(
+        self, run: Run, ref: KaggleRef | KaggleModel | KaggleNotebook, target: Target | None = None
+    ) -> None:
         self.run = run
         self.ref = ref
         self.credentials: KaggleCredentials | None = local_credentials(run.env)
         self._secrets_tried = False
         self._lock = threading.Lock()
-        if isinstance(ref, KaggleCompetition):
+        if target is not None:  # models and notebook outputs say what they are
+            self.target = target
+        elif isinstance(ref, KaggleCompetition):
             self.target = Target("competition", ref.slug, ref.web_url, ref.rules_url)
         else:
             self.target = Target("dataset", ref.ref, ref.web_url)

@@ -11,13 +11,15 @@ import importlib
 
 from ..errors import BadSourceError
 from .pipeline import Source
-from .sources import DriveItem, KaggleCompetition, KaggleDataset
+from .sources import DriveItem, KaggleCompetition, KaggleDataset, KaggleModel, KaggleNotebook
 from .sources import Source as ParsedSource
 
 SOURCES: dict[type, str] = {
     KaggleDataset: "mlenv_magics.data.kaggle:KaggleSource",
     KaggleCompetition: "mlenv_magics.data.kaggle:KaggleSource",
     DriveItem: "mlenv_magics.data.drive:DriveSource",
+    KaggleModel: "mlenv_magics.data.kaggle_models:KaggleModelSource",
+    KaggleNotebook: "mlenv_magics.data.kaggle_notebooks:KaggleNotebookSource",
 }
 
 

@@ -335,10 +335,22 @@ class ModelsFake:
         if name:
             if name not in session.outputs:
                 raise _envelope(404, f"File not found: {name} in {kernel.ref}")
-            url = self.fake._blob_url(("ko", base, name), f"{base}/{name}", session.outputs[name])
+            url = self._output_file_url(base, name, session.outputs[name])
         else:
             url = self._output_archive_url(kernel, session)
         raise _Reply(302, None, {"Location": url})
+
+    def _output_file_url(self, base: str, name: str, content: bytes | Path) -> str:
+        """One output file's blob; zipped as ``<name>.zip`` from ``fake.wrap_files_over``
+        bytes on, as Kaggle may send single files."""
+        from .kaggle_fake import build_zip
+
+        wrap = self.fake.wrap_files_over
+        if wrap is not None and _size(content) >= wrap:
+            leaf = PurePosixPath(name).name
+            zipped = build_zip({leaf: content})
+            return str(self.fake._blob_url(("ko", base, name, "zip"), f"{base}/{leaf}.zip", zipped))
+        return str(self.fake._blob_url(("ko", base, name), f"{base}/{name}", content))
 
     def _output_archive_url(self, kernel: Any, session: Any) -> str:
         kind = self.notebook_archive
@@ -360,7 +372,7 @@ class ModelsFake:
         base = f"kernels/{kernel.ref}/v{session.version}/download"
         names = []
         for name, content in session.outputs.items():
-            self.fake._blob_url(("ko", base, name), f"{base}/{name}", content)
+            self._output_file_url(base, name, content)
             kernels._output_url(kernel, session, name)
             names += [f"{base}/{name}", kernels.output_blob(ref, session.version, name)]
         self._output_archive_url(kernel, session)
