@@ -137,7 +137,7 @@ class KaggleSource(Source):
 
     # ------------------------------------------------------------------ the cache
     def release(self, run: Run) -> Release:
-        access = _Access(run, self.ref)
+        access = KaggleAccess(run, self.ref)
         ref = self.ref
         if not isinstance(ref, KaggleDataset):
             return KaggleRelease(self, access, None)
@@ -197,7 +197,7 @@ def _cached(ref: KaggleRef, version: int | None, patterns: Sequence[str]) -> Cac
 
 
 class KaggleRelease(Release):
-    def __init__(self, source: KaggleSource, access: _Access, version: int | None) -> None:
+    def __init__(self, source: KaggleSource, access: KaggleAccess, version: int | None) -> None:
         self.source = source
         self.ref = source.ref
         self.access = access
@@ -229,13 +229,13 @@ class KaggleRelease(Release):
         total = None if None in sizes else sum(size or 0 for size in sizes)
         downloads = []
         for listed in chosen:
-            served = _ServedName()
+            served = ServedName()
             remote = self._remote(listed.relpath, listed.relpath, served)
             downloads.append(Download(remote, served_name=served))
         return Files(downloads, total_bytes=total)
 
     def _remote(
-        self, relpath: str, file_name: str | None, served: _ServedName | None = None
+        self, relpath: str, file_name: str | None, served: ServedName | None = None
     ) -> RemoteFile:
         """A file behind a download RPC: each resolve (first try, refresh after an expired
         signature) asks for a fresh signed URL and notes the name the blob is served under."""
@@ -271,7 +271,7 @@ class KaggleRelease(Release):
         return []
 
 
-class _ServedName:
+class ServedName:
     """The name the last resolved URL serves the file under (known once it is resolved)."""
 
     def __init__(self) -> None:
@@ -294,7 +294,7 @@ def served_name(answer: str | BodyHere) -> str | None:
     return name or None
 
 
-class _Access:
+class KaggleAccess:
     """Kaggle API calls with the credentials found so far: anonymous first, then (once) the
     notebook's secrets after a refusal. Safe to call from the transfer's worker threads."""
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import config
 from ..errors import OfflineError
-from .kaggle import _Access as KaggleAccess
+from .kaggle import KaggleAccess
 from .kaggle_api import KaggleApi, Target
 from .kaggle_auth import local_credentials
 from .kaggle_notebook import (
@@ -214,7 +214,7 @@ def _cached(ref: KaggleModel, version: int, patterns: Sequence[str]) -> Cached:
 
 
 class ModelRelease(Release):
-    def __init__(self, source: KaggleModelSource, access: Any, number: int) -> None:
+    def __init__(self, source: KaggleModelSource, access: KaggleAccess, number: int) -> None:
         self.source = source
         self.ref = source.ref
         self.access = access

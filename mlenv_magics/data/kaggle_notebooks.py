@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import config
 from ..errors import OfflineError
-from .kaggle import _Access as KaggleAccess
-from .kaggle import _ServedName, served_name
+from .kaggle import KaggleAccess, ServedName, served_name
 from .kaggle_api import KaggleApi, Target
 from .kaggle_models import archive_is_cheaper
 from .kaggle_notebook import attach, can_attach, wait_for_mount
@@ -133,7 +132,7 @@ def _cached(ref: KaggleNotebook, version: int, patterns: Sequence[str]) -> Cache
 
 
 class OutputRelease(Release):
-    def __init__(self, source: KaggleNotebookSource, access: Any, number: int) -> None:
+    def __init__(self, source: KaggleNotebookSource, access: KaggleAccess, number: int) -> None:
         self.source = source
         self.ref = source.ref
         self.access = access
@@ -164,14 +163,14 @@ class OutputRelease(Release):
         total = None if None in sizes else sum(size or 0 for size in sizes)
         downloads = []
         for listed in chosen:
-            served = _ServedName()
+            served = ServedName()
             downloads.append(
                 Download(self._remote(listed.relpath, listed.relpath, served), served_name=served)
             )
         return Files(downloads, total_bytes=total)
 
     def _remote(
-        self, relpath: str, file_path: str | None, served: _ServedName | None = None
+        self, relpath: str, file_path: str | None, served: ServedName | None = None
     ) -> RemoteFile:
         from ..transfer import RemoteFile
 
