@@ -62,7 +62,10 @@ class KaggleCredentials:
 
 def _header_safe(value: str, what: str, credentials: KaggleCredentials) -> str:
     text = str(value).strip()
-    if any(not character.isprintable() or character.isspace() for character in text):
+    sent_as_is = what == "token"  # a key and a username travel base64-encoded
+    if any(not character.isprintable() or character.isspace() for character in text) or (
+        sent_as_is and not text.isascii()
+    ):
         raise CredentialsError(
             f"The Kaggle {what} from {credentials.source_name} contains a line break, a space"
             " or another character that cannot be sent to Kaggle.",

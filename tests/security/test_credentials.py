@@ -102,6 +102,27 @@ def test_a_token_broken_inside_fails_naming_the_source_never_the_value(
     assert kaggle_fake.calls_to("DownloadDataFiles") == []
 
 
+@pytest.mark.parametrize(
+    ("token", "source"),
+    [("abc\u201cdef-secret-part", "KAGGLE_API_TOKEN env"), ("abc\x00def-secret-part", "file")],
+)
+def test_a_token_that_cannot_be_a_header_names_the_source(
+    kaggle_fake: KaggleFake, monkeypatch: pytest.MonkeyPatch, token: str, source: str
+) -> None:
+    if source == "file":  # a NUL cannot be in an environment variable
+        token_file = Path(os.environ["HOME"]) / "token.txt"
+        token_file.write_text(token)
+        monkeypatch.setenv("KAGGLE_API_TOKEN", str(token_file))
+        source = "KAGGLE_API_TOKEN file"
+    else:
+        monkeypatch.setenv("KAGGLE_API_TOKEN", token)
+    kaggle_fake.add_competition("titanic", {"train.csv": b"a\n"})
+    with pytest.raises(CredentialsError, match=source) as caught:
+        add_data("competition:titanic", quiet=True)
+    for error in _chain(caught.value):
+        assert "secret-part" not in f"{error!s} {error!r} {error.args!r}"
+
+
 def test_the_login_form_refuses_a_broken_token_without_echoing_it(kaggle_fake: KaggleFake) -> None:
     status = _log_in_with_the_form("abc def-secret-part")
     assert "cannot be sent" in status and "secret-part" not in status
