@@ -47,8 +47,9 @@ def acquire_data(
     mount_timeout: float = 60.0,
     policy: TransferPolicy | None = None,
 ) -> DataResult:
-    """Make ``source`` (a Kaggle dataset or competition, or a Google Drive file or folder)
-    available locally; return where it is, with its version, origin, file count and size.
+    """Make ``source`` (a Kaggle dataset, competition, model or notebook output, or a Google
+    Drive file or folder) available locally; return where it is, with its version, origin,
+    file count and size.
 
     ``files`` keeps only these names, globs or folders; ``to`` places the data in that folder;
     ``force`` fetches again; ``offline`` uses mounts and the cache only; ``keep_archive``

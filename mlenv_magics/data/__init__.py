@@ -1,4 +1,5 @@
-"""Data sources behind ``%mlenv_add_data``: Kaggle datasets and competitions, Google Drive.
+"""Data sources behind ``%mlenv_add_data``: Kaggle datasets, competitions, models and notebook
+outputs, Google Drive.
 
 ``acquire()`` parses the SOURCE, finds its source in ``registry.py`` and runs the shared
 pipeline (``pipeline.py``: cache, lock, staging, publish, ``--file``, ``--to``,

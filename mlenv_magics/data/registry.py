@@ -29,7 +29,8 @@ def source_for(parsed: ParsedSource) -> Source:
     if where is None:
         raise BadSourceError(
             f"{parsed.label} cannot be fetched by this version of mlenv-magics.",
-            fix="Use a Kaggle dataset or competition, or a Google Drive file or folder.",
+            fix="Use a Kaggle dataset, competition, model or notebook, or a Google Drive file or"
+            " folder.",
         )
     module_name, _, class_name = where.partition(":")
     factory = getattr(importlib.import_module(module_name), class_name)
