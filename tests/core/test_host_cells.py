@@ -220,3 +220,10 @@ def test_direct_call_propagates_ctrl_c(ip, default_sigint) -> None:  # type: ign
     finally:
         presser.join()
     assert "done_all" not in ip.user_ns
+
+
+def test_a_remote_cell_reaches_the_real_cell_magic_and_its_parser(ip, run) -> None:  # type: ignore[no-untyped-def]
+    result = run("%%on_kaggle --remote --no-such-option\nran = True\n")
+    assert type(result.error_in_exec) is UsageError
+    assert "--no-such-option" in str(result.error_in_exec)
+    assert "ran" not in ip.user_ns
