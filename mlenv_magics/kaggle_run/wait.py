@@ -170,6 +170,7 @@ class LogFollower:
         failures = 0
         while not self._stop.is_set() and failures < self.max_failures:
             before = self.delivered
+            opened = time.monotonic()
             try:
                 response = self.client.log_stream(self.kernel, self.read_timeout)
                 with self._lock:
@@ -193,7 +194,10 @@ class LogFollower:
                     return
             if self.ended.is_set():
                 return
-            failures = 0 if self.delivered > before else failures + 1
+            # A stream that lived long before it was cut (a quiet run, an idle proxy) was
+            # healthy: reconnecting costs a read timeout each time, so it stays bounded.
+            healthy = time.monotonic() - opened >= self.read_timeout / 2
+            failures = 0 if self.delivered > before or healthy else failures + 1
             self._stop.wait(min(2.0**failures, 10.0))
 
     def _read_events(self, response: Any) -> None:

@@ -145,3 +145,31 @@ def test_ctrl_c_stops_the_wait_not_the_run_and_says_how_to_fetch_later(
     assert fake.kernels.wait_until(ref, {"COMPLETE"})
     later = kaggle_output(fake.kernels.kernel(ref).ref, client=client)
     assert later.out is not None and (later.out / "done.txt").read_text() == "finished"
+
+
+def test_a_cut_log_stream_reconnects_and_nothing_is_shown_twice(
+    fake: KaggleFake, client: KernelsClient, fake_time: FakeTime, recorder: Recorder, tmp_path: Path
+) -> None:
+    from mlenv_magics.kaggle_run.wait import LogFollower
+
+    gate = tmp_path / "gate"
+    pushed = run_on_kaggle(
+        blocked_code(gate, before="first line") + "\nprint('second line')",
+        RunOptions(detach=True),
+        client=client,
+    )
+    kernel = KernelRef(*pushed.ref.split("/"))
+    assert fake.kernels.wait_until(pushed.ref, {"RUNNING"})
+    # a read timeout far below the run's silence: the stream is cut and reopened (replayed)
+    follower = LogFollower(client, kernel, recorder.log, read_timeout=0.3).start()
+    assert recorder.wait_for_log("first line")
+    for _ in range(600):
+        if len(fake.calls_to("LogStream")) >= 3:
+            break
+        threading.Event().wait(0.05)
+    gate.touch()
+    assert recorder.wait_for_log("second line")
+    assert follower.ended.wait(30)
+    follower.stop()
+    assert len(fake.calls_to("LogStream")) >= 3
+    assert recorder.log_text == "first line\nsecond line\n"
