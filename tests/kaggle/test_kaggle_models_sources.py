@@ -155,3 +155,14 @@ def test_absurd_versions_are_refused(text: str) -> None:
 
 def test_the_largest_plausible_version_is_kept() -> None:
     assert parse_source("alice/tiny/versions/1000000000") == KaggleDataset("alice", "tiny", 10**9)
+
+
+def test_every_framework_goes_on_the_wire_as_kagglesdks_enum() -> None:
+    from kagglesdk.models.types.model_enums import ModelFramework
+
+    from mlenv_magics.data.kaggle_api import model_framework
+
+    members = {model_framework(framework_key(name)) for name in FRAMEWORKS}
+    assert members == set(ModelFramework) - {ModelFramework.MODEL_FRAMEWORK_UNSPECIFIED}
+    assert model_framework("pytorch").name == "MODEL_FRAMEWORK_PY_TORCH"
+    assert model_framework("tensorflow2").name == "MODEL_FRAMEWORK_TENSOR_FLOW_2"
