@@ -182,8 +182,9 @@ class KaggleApi:
             text = content.decode(errors="replace")
             raise_for_error(status, payload, text, target, self.credentials)
             return DownloadAnswer(response=response)  # a JSON (or HTML) file, already read
-        try:
-            text = (_read_limited(response, ERROR_BODY_LIMIT) or b"").decode(errors="replace")
+        try:  # an error page of any length: its start says enough
+            head = next(response.iter_content(ERROR_BODY_LIMIT), b"")
+            text = bytes(head).decode(errors="replace")
         finally:
             response.close()
         raise_for_error(status, _json_or_none(text.encode()), text, target, self.credentials)
@@ -209,6 +210,7 @@ class KaggleApi:
     def resolver(self, call: DownloadCall, target: Target) -> Callable[[Any], str | BodyHere]:
         """A ``RemoteFile.resolve`` for a download RPC: the signed URL it redirects to, or the
         bytes when it answers with them."""
+
         def resolve(_session: Any) -> str | BodyHere:
             return self.signed_url(call.service, call.method, call.body, target)
 
