@@ -19,7 +19,7 @@ MONO = "var(--jp-code-font-family,ui-monospace,SFMono-Regular,Menlo,monospace)"
 FG = "var(--jp-ui-font-color1,#1f2328)"
 MUTED = "var(--jp-ui-font-color2,#59636e)"
 BORDER = "var(--jp-border-color2,#d1d9e0)"
-TRACK = "var(--jp-layout-color3,#e6e9ed)"
+TRACK = "var(--jp-border-color3,#e6e9ed)"
 SURFACE = "var(--jp-layout-color1,#ffffff)"
 SOFT = "var(--jp-layout-color2,#f6f8fa)"
 TONES = {"ok": "#1a7f37", "warn": "#9a6700", "missing": "#cf222e", "live": "#0969da"}
@@ -68,7 +68,8 @@ def header(status: Status, live: str | None = None) -> str:
             f'font-weight:400">{esc(live)}</span>'
         )
     why = "".join(
-        f'<div style="color:{MUTED};font-size:12px;margin-left:18px">{esc(reason)}</div>'
+        f'<div data-mlenv="why" style="color:{MUTED};font-size:12px;margin-left:18px">'
+        f"{esc(reason)}</div>"
         for reason in status.why
     )
     return (

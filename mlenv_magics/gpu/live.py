@@ -237,14 +237,12 @@ class GpuMonitor:
         return found
 
     def peak_lines(self) -> dict[str, list[str]]:
-        from .present import gib_pair
-
         lines: dict[str, list[str]] = {}
         for device in self.report.devices:
             peak = self._peaks.get(device.label)
-            if peak is not None and device.memory_total_mib and device.mig is None:
-                total = device.memory_total_mib
-                lines[device.label] = [f"peak {gib_pair(peak, total).split(' / ')[0]} used"]
+            if peak is not None and device.mig is None:
+                used = f"{peak} MiB" if peak < 1024 else f"{peak / 1024:.1f} GiB"
+                lines[device.label] = [f"peak {used} used since the view started"]
         return lines
 
     def html_parts(self) -> tuple[str, list[str], str]:

@@ -52,20 +52,19 @@ def local_runtime(frontend: str = "python") -> Runtime:
 
 
 def changing_t4(folder: Path, steps: int = 4) -> str:
-    """``steps`` variants of the real T4 capture whose memory use, utilization and power
-    climb from one to the next; for ``MLENV_FAKE_SMI_FIXTURE`` (joined by os.pathsep)."""
+    """``steps`` (at most 8) variants of the real T4 capture whose memory use, utilization
+    and power climb from one to the next; for ``MLENV_FAKE_SMI_FIXTURE`` (os.pathsep-joined)."""
+    assert 1 <= steps <= 8
     text = T4.read_text(encoding="utf-8")
     paths = []
     for step in range(steps):
-        used = 1032 + 3000 * step
         variant = (
-            text.replace("<used>1032 MiB</used>", f"<used>{used} MiB</used>")
-            .replace("<gpu_util>0 %</gpu_util>", f"<gpu_util>{20 * step} %</gpu_util>")
+            text.replace("<used>1032 MiB</used>", f"<used>{1032 + 1800 * step} MiB</used>")
+            .replace("<gpu_util>0 %</gpu_util>", f"<gpu_util>{12 * step} %</gpu_util>")
             .replace(
-                "<power_draw>26.78 W</power_draw>", f"<power_draw>{27 + 10 * step} W</power_draw>"
+                "<power_draw>26.78 W</power_draw>", f"<power_draw>{27 + 5 * step} W</power_draw>"
             )
         )
-        assert variant != text or step == 0
         target = folder / f"t4-step{step}.xml"
         target.write_text(variant, encoding="utf-8")
         paths.append(str(target))

@@ -174,8 +174,8 @@ def test_refreshes_from_the_fake_nvidia_smi_follow_changing_captures(
     finally:
         monitor.stop()
     used = [s.devices["0"].memory_used_mib for s in monitor.history[:4]]
-    assert used == [1032, 4032, 7032, 10032]
-    assert [s.devices["0"].power_w for s in monitor.history[1:4]] == [37.0, 47.0, 57.0]
+    assert used == [1032, 2832, 4632, 6432]
+    assert [s.devices["0"].power_w for s in monitor.history[1:4]] == [32.0, 37.0, 42.0]
     calls = (tmp_path / "calls.log").read_text().splitlines()
     assert calls[:2] == ["-q -x", "--query-gpu=uuid,compute_cap --format=csv,noheader,nounits"]
     assert set(calls[2:]) == {"-q -x"}  # a refresh asks nvidia-smi once
