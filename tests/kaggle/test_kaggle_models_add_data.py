@@ -193,6 +193,28 @@ def test_a_dropped_connection_resumes(kaggle_fake: KaggleFake) -> None:
     assert stats.bytes_sent < 2 * 300_000
 
 
+def test_concurrent_processes_download_each_file_once(kaggle_fake: KaggleFake) -> None:
+    kaggle_fake.models.add_model(GEMMA, LARGE)
+    kaggle_fake.slow("DownloadModelInstanceVersion", 0.3)  # the lock holder takes a while
+    argv = [sys.executable, "-m", "mlenv_magics", "add-data", "model:google/gemma/pytorch/2b/1"]
+    procs = [
+        subprocess.Popen(
+            [*argv, "-q"],
+            env=dict(os.environ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0, 0], outputs
+    paths = {out.strip().splitlines()[-1] for out, _err in outputs}
+    assert len(paths) == 1
+    assert tree(Path(paths.pop())) == LARGE
+    assert len(kaggle_fake.calls_to("DownloadModelInstanceVersion")) == len(LARGE)
+
+
 # ---------------------------------------------------------------------- notebook hosts
 def test_mounted_in_the_editor_namespaced_or_legacy(
     kaggle_fake: KaggleFake, monkeypatch: pytest.MonkeyPatch
