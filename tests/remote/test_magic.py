@@ -117,3 +117,16 @@ def test_no_credentials_is_a_clear_error(
     with pytest.raises(CredentialsError, match="running a notebook on Kaggle") as caught:
         ip.run_cell_magic("on_kaggle", "--remote", "print(1)")
     assert fake.token not in str(caught.value)
+
+
+def test_inside_a_kaggle_notebook_remote_runs_on_a_second_machine(
+    ip: Any, fake: KaggleFake, fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KAGGLE_API_TOKEN")
+    monkeypatch.delenv("MLENV_RUNTIME")
+    for name, value in fake.kaggle_notebook_env("Interactive").items():
+        monkeypatch.setenv(name, value)
+    fake.user_secrets["KAGGLE_API_TOKEN"] = fake.token  # Add-ons -> Secrets
+    result = ip.run_cell_magic("on_kaggle", "--remote -q", "print('on the second machine')")
+    assert result.status == "complete" and "on the second machine" in result.log
+    assert fake.calls_to("secret") and all(c.auth == "bearer" for c in fake.calls_to("SaveKernel"))
