@@ -1,6 +1,6 @@
 """Benchmark: what ``%mlenv_gpu --live`` costs a kernel while a cell runs, with each backend.
 
-    python bench/gpu_live_bench.py [--seconds 20] [--interval 1] [--json]
+    python bench/gpu_live_bench.py [--seconds 20] [--interval 1] [--json] [--real]
 
 In one fresh kernel of this interpreter (jupyter_client, local sockets) and in one run:
 
@@ -21,7 +21,8 @@ In one fresh kernel of this interpreter (jupyter_client, local sockets) and in o
 Targets: under 1 % of one core with NVML, under 3 % with nvidia-smi, the main thread never
 kept waiting for more than a few milliseconds. The fake nvidia-smi is a Python script, so
 its own start-up (a Python interpreter per call) stands in for the real binary's cost; the
-real one is measured by bench/gpu_device_check.sh on a GPU machine.
+real one is measured with ``--real`` (this machine's NVML and nvidia-smi; run by
+bench/gpu_device_check.sh on a GPU machine).
 """
 
 from __future__ import annotations
@@ -145,6 +146,19 @@ _report = gpu_report(env=_env, nvml=False, path_exists=with_nvidia_files, runtim
                      find_spec=no_packages, modules={{}}, system="linux")
 """
 
+REAL = r"""
+import os
+from mlenv_magics.gpu.live import LiveRefresh
+os.environ["MLENV_GPU_BACKEND"] = {backend!r}
+_report = gpu_report(runtime=runtime)
+assert _report.backend == {backend!r}, _report.notes
+if {loop!r}:
+    _read = LiveRefresh({interval})
+else:
+    def _read(previous):
+        return refresh_report(previous)
+"""
+
 START = r"""
 _timed = Timed(_read)
 _options = gpu_command.GpuOptions(live={interval})
@@ -189,7 +203,7 @@ def _result(printed: str) -> dict[str, Any]:
     return data
 
 
-def run(seconds: float, interval: float) -> dict[str, Any]:
+def run(seconds: float, interval: float, real: bool = False) -> dict[str, Any]:
     from gpu_kit import changing_t4
 
     from mlenv_magics.testing.notebook_runner import own_kernel
@@ -205,19 +219,32 @@ def run(seconds: float, interval: float) -> dict[str, Any]:
         results["idle"] = _result(_execute(client, measure, timeout))
         fixtures = changing_t4(tmp, steps=6)
         backends = {
-            "nvml": NVML.format(),
-            "nvidia-smi": SMI.format(
-                fixtures=fixtures, state=str(tmp / "position"), loop=True, interval=interval
-            ),
-            "nvidia-smi per refresh": SMI.format(
-                fixtures=fixtures, state=str(tmp / "position"), loop=False, interval=interval
+            "nvml": REAL.format(backend="nvml", loop=True, interval=interval),
+            "nvidia-smi": REAL.format(backend="nvidia-smi", loop=True, interval=interval),
+            "nvidia-smi per refresh": REAL.format(
+                backend="nvidia-smi", loop=False, interval=interval
             ),
         }
+        if not real:
+            backends = {
+                "nvml": NVML.format(),
+                "nvidia-smi": SMI.format(
+                    fixtures=fixtures, state=str(tmp / "position"), loop=True, interval=interval
+                ),
+                "nvidia-smi per refresh": SMI.format(
+                    fixtures=fixtures, state=str(tmp / "position"), loop=False, interval=interval
+                ),
+            }
         for name, setup in backends.items():
-            _execute(client, setup, timeout)
+            try:
+                _execute(client, setup, timeout)
+            except RuntimeError as error:  # --real: this backend does not work here
+                results[name] = {"unavailable": str(error).splitlines()[-1]}
+                continue
             _execute(client, START.format(interval=interval), timeout)
             results[name] = _result(_execute(client, measure, timeout))
             _execute(client, STOP, timeout)
+        results["idle after"] = _result(_execute(client, measure, timeout))
     return results
 
 
@@ -235,9 +262,13 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "idle_kernel_pct": round(100 * idle_own, 3),
         **_gap_summary("idle", results["idle"]["gaps_s"]),
+        **_gap_summary("idle_after", results["idle after"]["gaps_s"]),
     }
     for name in MODES:
         data = results[name]
+        if "unavailable" in data:
+            summary[name] = data
+            continue
         cpu = data["cpu"]
         own = 100 * (cpu["own_s"] / cpu["wall_s"] - idle_own)
         children = 100 * cpu["children_s"] / cpu["wall_s"]
@@ -262,10 +293,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--interval", type=float, default=1.0)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--real", action="store_true", help="this machine's GPU: real NVML and nvidia-smi"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("MLENV_WIDGETS", "1")
     started = time.monotonic()
-    summary = summarise(run(args.seconds, args.interval))
+    summary = summarise(run(args.seconds, args.interval, args.real))
+    summary["backends"] = "this machine's GPU" if args.real else "replayed"
     summary["python"] = sys.version.split()[0]
     summary["bench_wall_s"] = round(time.monotonic() - started, 1)
     if args.json:
@@ -274,10 +309,14 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"idle kernel: {summary['idle_kernel_pct']} % of one core; without a view the"
             f" busy cell's longest gap was {summary['idle_max_gap_ms']} ms,"
-            f" {summary['idle_gaps_over_5ms']} gaps over 5 ms"
+            f" {summary['idle_gaps_over_5ms']} gaps over 5 ms (after the views:"
+            f" {summary['idle_after_max_gap_ms']} ms, {summary['idle_after_gaps_over_5ms']})"
         )
         for name in MODES:
             s = summary[name]
+            if "unavailable" in s:
+                print(f"{name}: not measured ({s['unavailable']})")
+                continue
             print(
                 f"{name}: {s['refreshes']} refreshes; kernel {s['kernel_pct']} % +"
                 f" child processes {s['children_pct']} % = {s['total_pct']} % of one core"
@@ -290,8 +329,11 @@ def main(argv: list[str] | None = None) -> int:
     missed = [  # what --live does; "per refresh" is only a comparison
         name
         for name in ("nvml", "nvidia-smi")
-        if summary[name]["total_pct"] >= TARGETS[name]
-        or summary[name]["thread_cpu_ms_max"] > GIL_TARGET_MS
+        if "unavailable" not in summary[name]
+        and (
+            summary[name]["total_pct"] >= TARGETS[name]
+            or summary[name]["thread_cpu_ms_max"] > GIL_TARGET_MS
+        )
     ]
     if missed:
         print(f"targets missed: {', '.join(missed)}", file=sys.stderr)

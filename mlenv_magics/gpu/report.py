@@ -222,11 +222,11 @@ class GpuReport:
         guide = self.guide()
         if guide is not None:
             lines.append(f"How to get an accelerator here ({self.host_label}):")
-            lines += [f"  {n}. {plain(step)}" for n, step in enumerate(guide.steps, 1)]
-            lines += [f"  {plain(fact)}" for fact in guide.facts]
+            for number, step in enumerate(guide.steps, 1):
+                lines += _wrapped(plain(step), f"  {number}. ", "     ")
             note = batch_note(self.host, self.run_type)
-            if note:
-                lines.append(f"  {plain(note)}")
+            for fact in (*guide.facts, *([note] if note else [])):
+                lines += _wrapped(plain(fact), "  ", "  ")
         return "\n".join(lines)
 
     # -- HTML ----------------------------------------------------------------------------
@@ -299,3 +299,9 @@ def _cuda_cell(device: GpuDevice) -> str:
     if device.mig_enabled:
         return "via MIG"
     return {True: "yes", False: "hidden", None: "yes"}[device.cuda_visible]
+
+
+def _wrapped(text: str, first: str, rest: str, width: int = 96) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=rest) or [first]
