@@ -22,7 +22,7 @@ def _zip(path: Path, entries: dict[str, bytes]) -> Path:
 
 
 def _tar(path: Path, mode: str, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
-    with tarfile.open(path, mode) as archive:
+    with tarfile.open(path, mode) as archive:  # type: ignore[call-overload]  # mode varies
         for info, data in members:
             if data is not None:
                 info.size = len(data)
