@@ -64,7 +64,7 @@ def fetch_and_extract(
     from ..transfer import fetch_files
     from ..transfer.files import partial_path, safe_relpath
     from ..transfer.policy import DEFAULT_POLICY
-    from . import kind_from_name
+    from .streaming import kind_from_name
 
     policy = policy or DEFAULT_POLICY
     relpath = str(safe_relpath(remote.relpath))
@@ -178,7 +178,7 @@ class _Extraction:
         self._thread.start()
 
     def _run(self) -> None:
-        from . import extract_streaming
+        from .streaming import extract_streaming
 
         try:
             for _attempt in range(MAX_RESTARTS + 1):

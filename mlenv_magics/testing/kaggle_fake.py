@@ -34,35 +34,23 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-FileMap = Mapping[str, bytes]
-# A dataset file is bytes, or a Path served from disk (never read into memory for a download).
-DatasetFileMap = Mapping[str, bytes | Path]
+from .kaggle_wire import (
+    CREATION_DATE,
+    Call,
+    DatasetFileMap,
+    FileMap,
+    Reply,
+    build_zip,
+    envelope,
+)
 
 RULES_MESSAGE = "You must accept this competition's rules before you'll be able to download files."
-CREATION_DATE = "2025-01-01T00:00:00.000Z"
 ATTACH_PATH = "/kaggle-jwt-handler/AttachDatasourceUsingJwtRequest"
 USER_SECRET_PATH = "/requests/GetUserSecretByLabelRequest"
 
 
-def build_zip(files: DatasetFileMap) -> bytes:
-    """A deterministic zip of ``files`` (posix relative names; files on disk are read)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name in sorted(files):
-            info = zipfile.ZipInfo(name, date_time=(2025, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, file_bytes(files[name]))
-    return buffer.getvalue()
-
-
 def file_size(content: bytes | Path) -> int:
     return content.stat().st_size if isinstance(content, Path) else len(content)
-
-
-def file_bytes(content: bytes | Path) -> bytes:
-    """The content in memory: only for zips and mounts, never for a single-file download."""
-    return content.read_bytes() if isinstance(content, Path) else content
 
 
 def disk_file_hashes() -> tuple[str, ...]:
@@ -125,14 +113,6 @@ class Fault:
     http_200: bool = False  # send the error envelope with HTTP 200, as kagglesdk tolerates
 
 
-@dataclass(frozen=True)
-class Call:
-    method: str  # RPC method name, or "attach", "colab:is_supported", "colab:mount", "secret"
-    body: dict[str, Any]
-    auth: str  # "bearer", "basic", "none" or "invalid"
-    user_agent: str | None
-
-
 class KaggleFake:
     """The fake service. Start it with ``with`` (or ``start()``/``stop()``)."""
 
@@ -178,7 +158,7 @@ class KaggleFake:
         self._thread: threading.Thread | None = None
         self._timers: list[threading.Timer] = []
         # Endpoints added by other modules: (service, method) -> handler(request_handler, body)
-        # raising _Reply; GET handlers(request_handler, path) -> True when they answered.
+        # raising Reply; GET handlers(request_handler, path) -> True when they answered.
         self.rpc_extensions: dict[tuple[str, str], Any] = {}
         self.get_extensions: list[Any] = []
         from .kaggle_kernels_fake import KernelsFake
@@ -427,18 +407,6 @@ class KaggleFake:
             create()
 
 
-class _Reply(Exception):
-    def __init__(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(status)
-        self.status = status
-        self.body = body
-        self.headers = dict(headers or {})
-
-
-def _envelope(status: int, message: str) -> _Reply:
-    return _Reply(status, {"code": status, "message": message})
-
-
 def _handler_for(fake: KaggleFake) -> type[BaseHTTPRequestHandler]:
     class Handler(_Handler):
         pass
@@ -460,7 +428,7 @@ class _Handler(BaseHTTPRequestHandler):
         for extension in self.fake.get_extensions:
             if extension(self, path):
                 return
-        self._answer(_Reply(404, {"code": 404, "message": "Not found"}))
+        self._answer(Reply(404, {"code": 404, "message": "Not found"}))
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -472,9 +440,9 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path  # absolute-form lines come through HTTP proxies
         try:
             if not isinstance(body, dict):
-                raise _envelope(400, "The request body is not a JSON object.")
+                raise envelope(400, "The request body is not a JSON object.")
             self._route(path, body)
-        except _Reply as reply:
+        except Reply as reply:
             self._answer(reply)
 
     # ------------------------------------------------------------------ routing
@@ -495,11 +463,11 @@ class _Handler(BaseHTTPRequestHandler):
             if parts[:1] == ["api"]:
                 parts = parts[1:]
             if len(parts) != 3 or parts[0] != "v1":
-                raise _envelope(404, f"No such endpoint: {path}")
+                raise envelope(404, f"No such endpoint: {path}")
             service, method = parts[1], parts[2]
             handler = _RPC.get((service, method)) or self.fake.rpc_extensions.get((service, method))
             if handler is None:
-                raise _envelope(404, f"No such method: {service}/{method}")
+                raise envelope(404, f"No such method: {service}/{method}")
             self._guarded(method, body, lambda b: handler(self, b))
 
     def _guarded(self, method: str, body: dict[str, Any], run: Any) -> None:
@@ -513,17 +481,17 @@ class _Handler(BaseHTTPRequestHandler):
             queued = self.fake._redirects.get(method) or self.fake._redirects.get("*")
             location = queued.pop(0) if queued else None
         if location is not None:
-            raise _Reply(307, None, {"Location": location})
+            raise Reply(307, None, {"Location": location})
         fault = self.fake._take_fault(method)
         if fault is not None:
             headers = {}
             if fault.retry_after is not None:
                 headers["Retry-After"] = f"{fault.retry_after:g}"
             status = 200 if fault.http_200 else fault.status
-            raise _Reply(status, {"code": fault.status, "message": fault.message}, headers)
+            raise Reply(status, {"code": fault.status, "message": fault.message}, headers)
         run(body)
 
-    def _answer(self, reply: _Reply) -> None:
+    def _answer(self, reply: Reply) -> None:
         if reply.status == 302 and self.fake.inline_downloads and "Location" in reply.headers:
             from .kaggle_fake_models import send_inline
 
@@ -559,15 +527,15 @@ class _Handler(BaseHTTPRequestHandler):
         """True when authenticated; False when anonymous; 401 for bad credentials."""
         kind = self._auth_kind()
         if kind == "invalid":
-            raise _envelope(401, "Unauthenticated: the API token or key is invalid or expired.")
+            raise envelope(401, "Unauthenticated: the API token or key is invalid or expired.")
         return kind != "none"
 
     def _notebook_headers_ok(self, with_proxy: bool) -> None:
         secret = self.headers.get("X-Kaggle-Authorization") or ""
         if secret != f"Bearer {self.fake.user_secrets_token}":
-            raise _Reply(401, {"wasSuccessful": False, "errors": ["Unauthorized"]})
+            raise Reply(401, {"wasSuccessful": False, "errors": ["Unauthorized"]})
         if with_proxy and self.headers.get("X-KAGGLE-PROXY-DATA") != self.fake.proxy_token:
-            raise _Reply(401, {"wasSuccessful": False, "errors": ["Missing data proxy token"]})
+            raise Reply(401, {"wasSuccessful": False, "errors": ["Missing data proxy token"]})
 
     # ------------------------------------------------------------------ datasets
     def _dataset(self, body: Mapping[str, Any]) -> tuple[FakeDataset, int]:
@@ -575,16 +543,16 @@ class _Handler(BaseHTTPRequestHandler):
         dataset = self.fake.datasets.get(ref.lower())
         authenticated = self._require_valid_or_anonymous()
         if dataset is None or (dataset.private and not authenticated):
-            raise _envelope(404, f"Dataset not found: {ref}")
+            raise envelope(404, f"Dataset not found: {ref}")
         version = int(body.get("datasetVersionNumber") or 0) or dataset.current_version
         if version not in dataset.versions:
-            raise _envelope(404, f"Dataset version {version} not found: {ref}")
+            raise envelope(404, f"Dataset version {version} not found: {ref}")
         return dataset, version
 
     def _get_dataset(self, body: dict[str, Any]) -> None:
         dataset, version = self._dataset(body)
         files = dataset.versions[version]
-        raise _Reply(
+        raise Reply(
             200,
             {
                 "id": abs(hash(dataset.ref)) % 100000,
@@ -601,7 +569,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _get_dataset_metadata(self, body: dict[str, Any]) -> None:
         dataset, _ = self._dataset(body)
-        raise _Reply(
+        raise Reply(
             200,
             {
                 "info": {
@@ -647,9 +615,7 @@ class _Handler(BaseHTTPRequestHandler):
             }
             for name in chunk
         ]
-        raise _Reply(
-            200, {"datasetFiles": entries, "nextPageToken": next_token, "errorMessage": ""}
-        )
+        raise Reply(200, {"datasetFiles": entries, "nextPageToken": next_token, "errorMessage": ""})
 
     def _list_tree_dataset_files(self, body: dict[str, Any]) -> None:
         dataset, version = self._dataset(body)
@@ -661,7 +627,7 @@ class _Handler(BaseHTTPRequestHandler):
             folders = []  # folders come with the first page only
         chunk, next_token = self._page(body, under)
         entries = [{"name": n, "relativeUrl": n, "totalBytes": file_size(files[n])} for n in chunk]
-        raise _Reply(
+        raise Reply(
             200,
             {
                 "files": entries,
@@ -682,11 +648,11 @@ class _Handler(BaseHTTPRequestHandler):
             url = self.fake._blob_url(
                 ("d", dataset.ref, str(version)), f"{base}/{dataset.slug}.zip", data
             )
-            raise _Reply(302, None, {"Location": url})
+            raise Reply(302, None, {"Location": url})
         files = dataset.versions[version]
         if file_name not in files:
-            raise _envelope(404, f"File not found: {file_name} in {dataset.ref}")
-        raise _Reply(302, None, {"Location": self._single_file_url(base, file_name, files)})
+            raise envelope(404, f"File not found: {file_name} in {dataset.ref}")
+        raise Reply(302, None, {"Location": self._single_file_url(base, file_name, files)})
 
     def _single_file_url(self, base: str, file_name: str, files: DatasetFileMap) -> str:
         data = files[file_name]
@@ -703,11 +669,11 @@ class _Handler(BaseHTTPRequestHandler):
         competition = self.fake.competitions.get(slug.lower())
         authenticated = self._require_valid_or_anonymous()
         if competition is None:
-            raise _envelope(404, f"Competition not found: {slug}")
+            raise envelope(404, f"Competition not found: {slug}")
         if not authenticated:
-            raise _envelope(401, "You must be authenticated to access competition data.")
+            raise envelope(401, "You must be authenticated to access competition data.")
         if download and not competition.rules_accepted:
-            raise _envelope(403, RULES_MESSAGE)
+            raise envelope(403, RULES_MESSAGE)
         return competition
 
     def _list_data_files(self, body: dict[str, Any]) -> None:
@@ -724,7 +690,7 @@ class _Handler(BaseHTTPRequestHandler):
             }
             for name in chunk
         ]
-        raise _Reply(200, {"files": entries, "nextPageToken": next_token})
+        raise Reply(200, {"files": entries, "nextPageToken": next_token})
 
     def _download_data_files(self, body: dict[str, Any]) -> None:
         competition = self._competition(body, download=True)
@@ -732,22 +698,22 @@ class _Handler(BaseHTTPRequestHandler):
         url = self.fake._blob_url(
             ("c", competition.slug), f"{base}/archive.zip", competition.archive
         )
-        raise _Reply(302, None, {"Location": url})
+        raise Reply(302, None, {"Location": url})
 
     def _download_data_file(self, body: dict[str, Any]) -> None:
         competition = self._competition(body, download=True)
         name = str(body.get("fileName") or "")
         if name not in competition.files:
-            raise _envelope(404, f"File not found: {name} in {competition.slug}")
+            raise envelope(404, f"File not found: {name} in {competition.slug}")
         base = f"competitions/{competition.slug}/files"
-        raise _Reply(302, None, {"Location": self._single_file_url(base, name, competition.files)})
+        raise Reply(302, None, {"Location": self._single_file_url(base, name, competition.files)})
 
     # ------------------------------------------------------------------ account
     def _introspect(self, body: dict[str, Any]) -> None:
         token = str(body.get("token") or "")
         if token != self.fake.token:
-            raise _Reply(200, {"active": False})
-        raise _Reply(
+            raise Reply(200, {"active": False})
+        raise Reply(
             200,
             {
                 "active": True,
@@ -761,22 +727,22 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _hello(self, body: dict[str, Any]) -> None:
         if self._auth_kind() in {"none", "invalid"}:
-            raise _Reply(200, {"code": 401, "message": "Unauthenticated"})
-        raise _Reply(200, {"userName": self.fake.username})
+            raise Reply(200, {"code": 401, "message": "Unauthenticated"})
+        raise Reply(200, {"userName": self.fake.username})
 
     # ------------------------------------------------------------------ notebook hosts
     def _attach(self, body: dict[str, Any]) -> None:
         self._notebook_headers_ok(with_proxy=True)
         fake = self.fake
         if fake.mount_root is None:
-            raise _Reply(200, {"wasSuccessful": False, "errors": ["No mount root configured"]})
+            raise Reply(200, {"wasSuccessful": False, "errors": ["No mount root configured"]})
         if "datasetRef" in body:
             ref = body["datasetRef"] or {}
             key = f"{ref.get('OwnerSlug', '')}/{ref.get('DatasetSlug', '')}".lower()
             dataset = fake.datasets.get(key)
             wanted = int(ref.get("VersionNumber") or 0)
             if dataset is None or (wanted and wanted not in dataset.versions):
-                raise _Reply(200, {"wasSuccessful": False, "errors": [f"Not found: {key}"]})
+                raise Reply(200, {"wasSuccessful": False, "errors": [f"Not found: {key}"]})
             version = wanted or dataset.current_version
             fake._materialize(fake.mount_root, dataset.slug, dataset.versions[version])
             result = {"mountSlug": dataset.slug, "versionNumber": version}
@@ -784,48 +750,48 @@ class _Handler(BaseHTTPRequestHandler):
             slug = str((body["competitionRef"] or {}).get("CompetitionSlug", ""))
             competition = fake.competitions.get(slug.lower())
             if competition is None:
-                raise _Reply(200, {"wasSuccessful": False, "errors": [f"Not found: {slug}"]})
+                raise Reply(200, {"wasSuccessful": False, "errors": [f"Not found: {slug}"]})
             if not competition.rules_accepted:
-                raise _Reply(200, {"wasSuccessful": False, "errors": [RULES_MESSAGE]})
+                raise Reply(200, {"wasSuccessful": False, "errors": [RULES_MESSAGE]})
             fake._materialize(fake.mount_root, competition.slug, competition.files)
             result = {"mountSlug": competition.slug, "versionNumber": 0}
         elif "modelRef" in body or "kernelRef" in body:
             result = fake.models.attach(self, body)
         else:
-            raise _Reply(200, {"wasSuccessful": False, "errors": ["Exactly one ref is required"]})
+            raise Reply(200, {"wasSuccessful": False, "errors": ["Exactly one ref is required"]})
         if fake.answer_mount_slug is not None:
             result["mountSlug"] = fake.answer_mount_slug
-        raise _Reply(200, {"wasSuccessful": True, "result": result})
+        raise Reply(200, {"wasSuccessful": True, "result": result})
 
     def _user_secret(self, body: dict[str, Any]) -> None:
         self._notebook_headers_ok(with_proxy=False)
         label = str(body.get("Label") or "")
         if label not in self.fake.user_secrets:
-            raise _Reply(
+            raise Reply(
                 200, {"wasSuccessful": False, "errors": [f"No user secret with label {label}"]}
             )
-        raise _Reply(
+        raise Reply(
             200, {"wasSuccessful": True, "result": {"secret": self.fake.user_secrets[label]}}
         )
 
     def _colab(self, action: str, body: dict[str, Any]) -> None:
         fake = self.fake
         if self._auth_kind() == "invalid":
-            raise _Reply(401, {"error": "Unauthorized"})
+            raise Reply(401, {"error": "Unauthorized"})
         key = f"{body.get('owner', '')}/{body.get('dataset', '')}".lower()
         dataset = fake.datasets.get(key)
         version = int(body.get("version") or 0)
         known = dataset is not None and key in fake.colab_cached
         if dataset is None or not known or (version and version not in dataset.versions):
-            raise _Reply(404, {"error": "Not cached"})
+            raise Reply(404, {"error": "Not cached"})
         if action == "is_supported":
-            raise _Reply(200, {})
+            raise Reply(200, {})
         if action != "mount" or fake.colab_mount_root is None:
-            raise _Reply(400, {"error": f"Unsupported: {action}"})
+            raise Reply(400, {"error": f"Unsupported: {action}"})
         version = version or dataset.current_version
         slug = f"{dataset.slug}" if not body.get("version") else f"{dataset.slug}-v{version}"
         fake._materialize(fake.colab_mount_root, slug, dataset.versions[version])
-        raise _Reply(200, {"slug": fake.answer_mount_slug or slug})
+        raise Reply(200, {"slug": fake.answer_mount_slug or slug})
 
 
 _RPC: dict[tuple[str, str], Any] = {

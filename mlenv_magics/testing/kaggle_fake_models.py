@@ -210,7 +210,7 @@ class ModelsFake:
 
     # ----------------------------------------------------------------- models
     def _find(self, handler: Any, body: Mapping[str, Any]) -> FakeModel:
-        from .kaggle_fake import _envelope
+        from .kaggle_wire import envelope
 
         key = _model_key(
             str(body.get("ownerSlug", "")),
@@ -221,23 +221,23 @@ class ModelsFake:
         entry = self.models.get(key)
         authenticated = handler._require_valid_or_anonymous()
         if entry is None or (entry.private and not authenticated):
-            raise _envelope(404, f"Model instance not found: {'/'.join(key)}")
+            raise envelope(404, f"Model instance not found: {'/'.join(key)}")
         return entry
 
     def _version(self, entry: FakeModel, body: Mapping[str, Any]) -> int:
-        from .kaggle_fake import _envelope
+        from .kaggle_wire import envelope
 
         version = int(body.get("versionNumber") or 0) or entry.current_version
         if version not in entry.versions:
-            raise _envelope(404, f"Model instance version {version} not found: {entry.ref}")
+            raise envelope(404, f"Model instance version {version} not found: {entry.ref}")
         return version
 
     def _get_instance(self, handler: Any, body: dict[str, Any]) -> None:
-        from .kaggle_fake import _Reply
+        from .kaggle_wire import Reply
 
         entry = self._find(handler, body)
         files = entry.versions[entry.current_version]
-        raise _Reply(
+        raise Reply(
             200,
             {
                 "id": abs(hash(entry.ref)) % 100000,
@@ -255,7 +255,7 @@ class ModelsFake:
         )
 
     def _list_files(self, handler: Any, body: dict[str, Any]) -> None:
-        from .kaggle_fake import CREATION_DATE, _Reply
+        from .kaggle_wire import CREATION_DATE, Reply
 
         entry = self._find(handler, body)
         files = entry.versions[self._version(entry, body)]
@@ -266,26 +266,26 @@ class ModelsFake:
         listed = [
             {"name": n, "size": _size(files[n]), "creationDate": CREATION_DATE} for n in names
         ]
-        raise _Reply(200, {"files": listed, "nextPageToken": token})
+        raise Reply(200, {"files": listed, "nextPageToken": token})
 
     def _download(self, handler: Any, body: dict[str, Any]) -> None:
-        from .kaggle_fake import _envelope, _Reply
+        from .kaggle_wire import Reply, envelope
 
         entry = self._find(handler, body)
         version = self._version(entry, body)
         if entry.gated:
-            raise _envelope(403, GATED_MESSAGE)
+            raise envelope(403, GATED_MESSAGE)
         files = entry.versions[version]
         path = str(body.get("path") or "")
         base = f"models/{entry.ref}/{version}"
         if path:
             if path not in files:
-                raise _envelope(404, f"File not found: {path} in {entry.ref}/{version}")
+                raise envelope(404, f"File not found: {path} in {entry.ref}/{version}")
             url = self.fake._blob_url(("m", base, path), f"{base}/{path}", files[path])
         else:
             data = self._model_archive(entry, version)
             url = self.fake._blob_url(("m", base), f"{base}/model.tar.gz", data)
-        raise _Reply(302, None, {"Location": url})
+        raise Reply(302, None, {"Location": url})
 
     def _model_archive(self, entry: FakeModel, version: int) -> bytes | Path:
         with self._lock:
@@ -296,7 +296,7 @@ class ModelsFake:
 
     def _archive(self, files: FileMap, kind: str) -> bytes | Path:
         if kind == "zip":
-            from .kaggle_fake import build_zip
+            from .kaggle_wire import build_zip
 
             return build_zip(files)
         if not any(isinstance(content, Path) for content in files.values()):
@@ -308,25 +308,25 @@ class ModelsFake:
 
     # ----------------------------------------------------------------- notebook outputs
     def _session(self, handler: Any, owner: str, slug: str, version: int | None) -> Any:
-        from .kaggle_fake import _envelope
         from .kaggle_kernels_fake import ACTIVE
+        from .kaggle_wire import envelope
 
         kernels = self.fake.kernels
         kernels._authenticated(handler)
         kernel = kernels.kernels.get(f"{owner}/{slug}".lower())
         if kernel is None or kernel.latest is None:
-            raise _envelope(404, f"Kernel not found: {owner}/{slug}")
+            raise envelope(404, f"Kernel not found: {owner}/{slug}")
         session = kernel.latest
         if version:
             session = next((s for s in kernel.sessions if s.version == version), None)
             if session is None:
-                raise _envelope(404, f"Kernel version not found: {owner}/{slug} {version}")
+                raise envelope(404, f"Kernel version not found: {owner}/{slug} {version}")
         if session.status in ACTIVE:
-            raise _envelope(404, f"Kernel version {session.version} has no output yet")
+            raise envelope(404, f"Kernel version {session.version} has no output yet")
         return kernel, session
 
     def _download_output(self, handler: Any, body: dict[str, Any]) -> None:
-        from .kaggle_fake import _envelope, _Reply
+        from .kaggle_wire import Reply, envelope
 
         owner, slug = str(body.get("ownerSlug", "")), str(body.get("kernelSlug", ""))
         kernel, session = self._session(handler, owner, slug, int(body.get("versionNumber") or 0))
@@ -334,16 +334,16 @@ class ModelsFake:
         name = str(body.get("filePath") or "")
         if name:
             if name not in session.outputs:
-                raise _envelope(404, f"File not found: {name} in {kernel.ref}")
+                raise envelope(404, f"File not found: {name} in {kernel.ref}")
             url = self._output_file_url(base, name, session.outputs[name])
         else:
             url = self._output_archive_url(kernel, session)
-        raise _Reply(302, None, {"Location": url})
+        raise Reply(302, None, {"Location": url})
 
     def _output_file_url(self, base: str, name: str, content: bytes | Path) -> str:
         """One output file's blob; zipped as ``<name>.zip`` from ``fake.wrap_files_over``
         bytes on, as Kaggle may send single files."""
-        from .kaggle_fake import build_zip
+        from .kaggle_wire import build_zip
 
         wrap = self.fake.wrap_files_over
         if wrap is not None and _size(content) >= wrap:
@@ -379,7 +379,7 @@ class ModelsFake:
         return [*names, f"{base}/output.{self.notebook_archive}"]
 
     def _list_output_files(self, handler: Any, body: dict[str, Any]) -> None:
-        from .kaggle_fake import CREATION_DATE, _Reply
+        from .kaggle_wire import CREATION_DATE, Reply
 
         kernels = self.fake.kernels
         kernels._authenticated(handler)
@@ -389,13 +389,13 @@ class ModelsFake:
             {"name": n, "size": _size(session.outputs[n]), "creationDate": CREATION_DATE}
             for n in chunk
         ]
-        raise _Reply(200, {"files": files, "nextPageToken": token})
+        raise Reply(200, {"files": files, "nextPageToken": token})
 
     # ----------------------------------------------------------------- notebook hosts
     def attach(self, handler: Any, body: Mapping[str, Any]) -> dict[str, Any]:
         """The attach endpoint's ``modelRef`` / ``kernelRef``: the source appears under the
         mount root; returns the ``result`` to answer (or raises the failure answer)."""
-        from .kaggle_fake import _Reply
+        from .kaggle_wire import Reply
 
         fake = self.fake
         if "modelRef" in body:
@@ -409,9 +409,9 @@ class ModelsFake:
             entry = self.models.get(key)
             wanted = int(ref.get("VersionNumber") or 0)
             if entry is None or (wanted and wanted not in entry.versions):
-                raise _Reply(200, {"wasSuccessful": False, "errors": [f"Not found: {key}"]})
+                raise Reply(200, {"wasSuccessful": False, "errors": [f"Not found: {key}"]})
             if entry.gated:
-                raise _Reply(200, {"wasSuccessful": False, "errors": [GATED_MESSAGE]})
+                raise Reply(200, {"wasSuccessful": False, "errors": [GATED_MESSAGE]})
             version = wanted or entry.current_version
             parts = [entry.model, entry.framework.lower(), entry.variation, str(version)]
             if self.mount_layout == "namespaced":
@@ -425,7 +425,7 @@ class ModelsFake:
         sessions = [s for s in kernel.sessions if s.version == wanted] if kernel else []
         session = sessions[0] if wanted and sessions else (kernel.latest if kernel else None)
         if session is None or (wanted and not sessions):
-            raise _Reply(200, {"wasSuccessful": False, "errors": [f"Not found: {owner}/{slug}"]})
+            raise Reply(200, {"wasSuccessful": False, "errors": [f"Not found: {owner}/{slug}"]})
         mount = f"notebooks/{kernel.owner}/{kernel.slug}"
         if self.mount_layout != "namespaced":
             mount = kernel.slug
@@ -434,11 +434,11 @@ class ModelsFake:
 
     def colab(self, handler: Any, action: str, body: Mapping[str, Any]) -> None:
         """Colab's ``/kagglehub/models/{is_supported,mount}``."""
-        from .kaggle_fake import _Reply
+        from .kaggle_wire import Reply
 
         fake = self.fake
         if handler._auth_kind() == "invalid":
-            raise _Reply(401, {"error": "Unauthorized"})
+            raise Reply(401, {"error": "Unauthorized"})
         key = _model_key(
             str(body.get("owner", "")),
             str(body.get("model", "")),
@@ -449,15 +449,15 @@ class ModelsFake:
         version = int(body.get("version") or 0)
         cached = entry is not None and entry.ref.lower() in {r.lower() for r in self.colab_cached}
         if entry is None or not cached or (version and version not in entry.versions):
-            raise _Reply(404, {"error": "Not cached"})
+            raise Reply(404, {"error": "Not cached"})
         if action == "is_supported":
-            raise _Reply(200, {})
+            raise Reply(200, {})
         if action != "mount" or fake.colab_mount_root is None:
-            raise _Reply(400, {"error": f"Unsupported: {action}"})
+            raise Reply(400, {"error": f"Unsupported: {action}"})
         version = version or entry.current_version
         slug = f"{entry.model}/{entry.framework.lower()}/{entry.variation}/{version}"
         self._materialize(fake.colab_mount_root, slug, entry.versions[version])
-        raise _Reply(200, {"slug": fake.answer_mount_slug or slug})
+        raise Reply(200, {"slug": fake.answer_mount_slug or slug})
 
     def _materialize(self, root: Path, slug: str, files: FileMap) -> None:
         path = PurePosixPath(slug)

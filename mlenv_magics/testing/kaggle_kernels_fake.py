@@ -246,52 +246,52 @@ class KernelsFake:
         return session
 
     def _authenticated(self, handler: Any) -> None:
-        from .kaggle_fake import _envelope
+        from .kaggle_wire import envelope
 
         kind = handler._auth_kind()
         if kind == "none":
-            raise _envelope(401, "You must be authenticated to use kernels.")
+            raise envelope(401, "You must be authenticated to use kernels.")
         if kind == "invalid":
-            raise _envelope(401, "Unauthenticated: the API token or key is invalid or expired.")
+            raise envelope(401, "Unauthenticated: the API token or key is invalid or expired.")
 
     def _lookup(self, body: Mapping[str, Any]) -> tuple[FakeKernel, FakeSession]:
-        from .kaggle_fake import _envelope
+        from .kaggle_wire import envelope
 
         ref = f"{body.get('userName', '')}/{body.get('kernelSlug', '')}"
         kernel = self.kernels.get(ref.lower())
         if kernel is None or kernel.latest is None:
-            raise _envelope(404, f"Kernel not found: {ref}")
+            raise envelope(404, f"Kernel not found: {ref}")
         label = str(body.get("versionLabel") or "")
         if not label:
             return kernel, kernel.latest
         if not (label.startswith("v") and label[1:].isdigit()):
-            raise _envelope(404, f"Kernel version not found: {ref} {label}")
+            raise envelope(404, f"Kernel version not found: {ref} {label}")
         for session in kernel.sessions:
             if session.version == int(label[1:]):
                 return kernel, session
-        raise _envelope(404, f"Kernel version not found: {ref} {label}")
+        raise envelope(404, f"Kernel version not found: {ref} {label}")
 
     # ----------------------------------------------------------------- SaveKernel
     def _save_kernel(self, handler: Any, body: dict[str, Any]) -> None:
-        from .kaggle_fake import _envelope, _Reply
+        from .kaggle_wire import Reply, envelope
 
         self._authenticated(handler)
         ref = str(body.get("slug") or "")
         owner, _, slug = ref.partition("/")
         if self._rejections:
-            raise _Reply(200, {"error": self._rejections.pop(0)})
+            raise Reply(200, {"error": self._rejections.pop(0)})
         if owner.lower() != self.fake.username.lower():
-            raise _Reply(200, {"error": "Kernel not found"})
+            raise Reply(200, {"error": "Kernel not found"})
         if len(slug) < 5 or "/" in slug:
-            raise _envelope(400, f"Invalid kernel slug: {ref}")
+            raise envelope(400, f"Invalid kernel slug: {ref}")
         if body.get("kernelType") not in ("notebook", "script"):
-            raise _envelope(400, "kernelType must be notebook or script")
+            raise envelope(400, "kernelType must be notebook or script")
         try:
             notebook = json.loads(str(body.get("text") or ""))
         except ValueError:
             notebook = None
         if body.get("kernelType") == "notebook" and not isinstance(notebook, dict):
-            raise _envelope(400, "The notebook text is not valid JSON.")
+            raise envelope(400, "The notebook text is not valid JSON.")
         shape = str(body.get("machineShape") or "")
         if shape in GPU_SHAPES:
             active_gpu = sum(
@@ -302,7 +302,7 @@ class KernelsFake:
             )
             if active_gpu >= self.max_gpu_sessions:
                 limit = self.max_gpu_sessions
-                raise _Reply(200, {"error": f"Maximum batch GPU session count of {limit} reached."})
+                raise Reply(200, {"error": f"Maximum batch GPU session count of {limit} reached."})
         title = str(body.get("newTitle") or slug.replace("-", " "))
         kernel = self._kernel_for(owner, slug, title)
         invalid = self._invalid_sources(body)
@@ -333,7 +333,7 @@ class KernelsFake:
             "kernelId": kernel.kernel_id,
         }
         reply.update({k: v for k, v in invalid.items() if v})
-        raise _Reply(200, reply)
+        raise Reply(200, reply)
 
     def _invalid_sources(self, body: Mapping[str, Any]) -> dict[str, list[str]]:
         datasets = [
@@ -456,7 +456,7 @@ class KernelsFake:
 
     # ----------------------------------------------------------------- status
     def _status(self, handler: Any, body: dict[str, Any]) -> None:
-        from .kaggle_fake import _envelope, _Reply
+        from .kaggle_wire import Reply, envelope
 
         self._authenticated(handler)
         kernel, session = self._lookup(body)
@@ -467,31 +467,31 @@ class KernelsFake:
         if one_shot is not None:
             self._bump()
         if one_shot == "404":
-            raise _envelope(404, f"Kernel session not found: {kernel.ref}")
+            raise envelope(404, f"Kernel session not found: {kernel.ref}")
         if one_shot == "empty":
-            raise _Reply(200, {})
+            raise Reply(200, {})
         if one_shot == "stale" and len(kernel.sessions) >= 2:
             session = kernel.sessions[-2]
         answer: dict[str, Any] = {"status": session.status}
         if session.failure_message:
             answer["failureMessage"] = session.failure_message
-        raise _Reply(200, answer)
+        raise Reply(200, answer)
 
     # ----------------------------------------------------------------- outputs
     def _list_output(self, handler: Any, body: dict[str, Any]) -> None:
-        from .kaggle_fake import _Reply
+        from .kaggle_wire import Reply
 
         self._authenticated(handler)
         kernel, session = self._lookup(body)
         if session.status in ACTIVE:
-            raise _Reply(200, {"files": [], "log": "", "nextPageToken": ""})
+            raise Reply(200, {"files": [], "log": "", "nextPageToken": ""})
         names = sorted(session.outputs)
         chunk, next_token = handler._page(body, names)
         files = [
             {"fileName": name, "url": self._output_url(kernel, session, name)} for name in chunk
         ]
         log = json.dumps(session.log_events())
-        raise _Reply(200, {"files": files, "log": log, "nextPageToken": next_token})
+        raise Reply(200, {"files": files, "log": log, "nextPageToken": next_token})
 
     def _output_url(self, kernel: FakeKernel, session: FakeSession, name: str) -> str:
         blob = f"kernels/{kernel.ref}/v{session.version}/output/{name}"
@@ -511,7 +511,7 @@ class KernelsFake:
 
     # ----------------------------------------------------------------- pull
     def _get_kernel(self, handler: Any, body: dict[str, Any]) -> None:
-        from .kaggle_fake import _Reply
+        from .kaggle_wire import Reply
 
         self._authenticated(handler)
         kernel, session = self._lookup(body)
@@ -541,14 +541,14 @@ class KernelsFake:
             "kernelType": metadata["kernelType"],
             "slug": kernel.slug,
         }
-        raise _Reply(200, {"metadata": metadata, "blob": blob})
+        raise Reply(200, {"metadata": metadata, "blob": blob})
 
     # ----------------------------------------------------------------- quota
     def _quota(self, handler: Any, body: dict[str, Any]) -> None:
-        from .kaggle_fake import _Reply
+        from .kaggle_wire import Reply
 
         self._authenticated(handler)
-        raise _Reply(
+        raise Reply(
             200,
             {
                 "quotaRefreshTime": self.quota_refresh_time,
@@ -562,13 +562,13 @@ class KernelsFake:
         so a client in another process can wait on the fake's events instead of sleeping."""
         if path != WAIT_PATH:
             return False
-        from .kaggle_fake import _Reply
+        from .kaggle_wire import Reply
 
         query = parse_qs(urlsplit(handler.path).query)
         timeout = min(float((query.get("timeout") or ["60"])[0]), 120.0)
         changed = self.wait_for_change(timeout)
         with suppress(OSError):  # the waiting process may be gone (interrupted, shut down)
-            handler._answer(_Reply(200, {"changed": changed}))
+            handler._answer(Reply(200, {"changed": changed}))
         return True
 
     # ----------------------------------------------------------------- log stream
@@ -584,7 +584,7 @@ class KernelsFake:
         }
         if query.get("versionLabel"):
             body["versionLabel"] = query["versionLabel"][0]
-        from .kaggle_fake import Call, _Reply
+        from .kaggle_wire import Call, Reply
 
         with self.fake._lock:
             self.fake.calls.append(
@@ -593,7 +593,7 @@ class KernelsFake:
         try:
             self._authenticated(handler)
             _, session = self._lookup(body)
-        except _Reply as reply:
+        except Reply as reply:
             handler._answer(reply)
             return True
         if session.status not in ACTIVE:
