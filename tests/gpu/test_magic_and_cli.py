@@ -126,3 +126,10 @@ def test_cli_watch_json_prints_one_line_per_refresh(clean_env, fake_t4, capsys) 
     assert main(["gpu", "--watch", "0.01", "--count", "2", "--json"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and all(json.loads(line)["backend"] == "nvidia-smi" for line in lines)
+
+
+def test_magic_watch_json_prints_one_document_per_refresh(ip, fake_t4, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert ip.run_line_magic("mlenv_gpu", "--watch 0.01 --count 2 --json") is None
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2
+    assert all(json.loads(line)["devices"][0]["name"] == "Tesla T4" for line in lines)
