@@ -195,8 +195,10 @@ def load_ipython_extension(ipython: Any) -> None:
 
 def unload_ipython_extension(ipython: Any) -> None:
     from . import host_cells
+    from .gpu.live import stop_current
 
     host_cells.uninstall(ipython)
+    stop_current()  # no live GPU view outlives the extension
     magics = ipython.magics_manager.magics
     for kind, names in MlenvMagics.magics.items():
         for name in names:

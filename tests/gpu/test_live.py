@@ -246,3 +246,14 @@ def test_with_nvidia_smi_one_looping_process_serves_every_refresh(
     starts = [c for c in (tmp_path / "calls.log").read_text().splitlines() if "--loop-ms" in c]
     assert starts == ["-q -x --loop-ms=100"]
     assert monitor.report.devices[0].compute_capability == "7.5"
+
+
+def test_unloading_the_extension_stops_the_live_view(ip, sysfs) -> None:  # type: ignore[no-untyped-def]
+    report, refresh, _ = _replayed(sysfs)
+    monitor = replace_current(GpuMonitor(report, refresh, interval_s=3600))
+    assert monitor.running
+    ip.run_line_magic("unload_ext", "mlenv_magics")
+    try:
+        assert not monitor.running and current() is None
+    finally:
+        ip.run_line_magic("load_ext", "mlenv_magics")
