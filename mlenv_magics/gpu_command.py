@@ -121,10 +121,13 @@ def start_live(
     error: Callable[[str], Exception],
     refresh: Callable[[Any], Any] | None = None,
     report: Any = None,
+    events: Any = None,
 ) -> Any:
     """Start the kernel's live view (``--live``), replacing the one before; a ``GpuMonitor``.
 
-    Raises ``error(...)`` pointing at ``--watch`` when widgets cannot be shown here.
+    Raises ``error(...)`` pointing at ``--watch`` when widgets cannot be shown here. On Colab,
+    whose frontend ignores updates from threads, ``events`` (the shell's ``events``) lets the
+    view catch up after every cell.
     """
     from .gpu import gpu_report
     from .gpu.live import GpuMonitor, LiveRefresh, replace_current
@@ -137,6 +140,8 @@ def start_live(
     if view is None:
         raise error(LIVE_NEEDS_WIDGETS)
     monitor = GpuMonitor(report, refresh or LiveRefresh(options.live), options.live, view)
+    if events is not None and report.host == "colab":
+        monitor.follow_cells(events)
     return replace_current(monitor)
 
 

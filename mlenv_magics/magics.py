@@ -76,7 +76,8 @@ class MlenvMagics(Magics):
             print(gpu_command.stop_live())
             return None
         if options.live is not None:
-            return gpu_command.start_live(options, error=UsageError)
+            events = getattr(self.shell, "events", None)
+            return gpu_command.start_live(options, error=UsageError, events=events)
         if options.watch is not None:
             view = displays.JsonLines() if args.json else displays.NotebookDisplay()
             gpu_command.watch(options, view)

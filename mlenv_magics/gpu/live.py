@@ -15,6 +15,7 @@ inside a copy of the context of the cell that started the view.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import contextvars
 import os
 import threading
@@ -151,10 +152,34 @@ class GpuMonitor:
         finalizer = getattr(self, "_finalizer", None)
         if finalizer is not None:
             finalizer()
+        events = getattr(self, "_events", None)
+        if events is not None:
+            self._events = None
+            with contextlib.suppress(ValueError):
+                events.unregister("post_run_cell", self.resend)
         if not already:
             self._render()
         with self._changed:
             self._changed.notify_all()
+
+    def resend(self, *_: Any) -> None:
+        """Send the view's state again from the calling thread (the main one, after a cell).
+
+        Colab's frontend ignores widget updates sent from a background thread
+        (colabtools#3373) but shows state sent while a cell runs, so there the view catches
+        up at the end of every cell.
+        """
+        if self.view is None or self._stop.is_set():
+            return
+        self._render()
+        with self._render_lock:
+            for widget in (self.view.header, *self.view.cards.children, self.view.footer):
+                widget.send_state()
+
+    def follow_cells(self, events: Any) -> None:
+        """Call :meth:`resend` after every cell (IPython's ``post_run_cell``) until stopped."""
+        events.register("post_run_cell", self.resend)
+        self._events = events
 
     # -- what it has seen --------------------------------------------------------------
     @property

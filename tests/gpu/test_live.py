@@ -257,3 +257,35 @@ def test_unloading_the_extension_stops_the_live_view(ip, sysfs) -> None:  # type
         assert not monitor.running and current() is None
     finally:
         ip.run_line_magic("load_ext", "mlenv_magics")
+
+
+def test_on_colab_the_view_catches_up_after_every_cell(ip, sysfs) -> None:  # type: ignore[no-untyped-def]
+    import ipywidgets
+
+    if int(ipywidgets.__version__.split(".")[0]) < 8:
+        pytest.skip("ipywidgets 7 opens comms only inside a kernel")
+    from mlenv_magics.runtime import Runtime
+
+    recording = t4()
+    nvml = ReplayNvml(recording)
+    report = gpu_report(
+        env={"PATH": "/nonexistent"}, nvml=nvml, path_exists=with_nvidia_files,
+        sysfs_root=str(sysfs), find_spec=no_packages, modules={}, system="linux",
+        runtime=Runtime(host="colab", frontend="colab"),
+    )  # fmt: skip
+    options = gpu_command.GpuOptions(live=3600)
+    monitor = gpu_command.start_live(
+        options, UsageError, refresh=lambda previous: previous, report=report, events=ip.events
+    )
+    whole_states: list[None] = []
+
+    def record(key: Any = None) -> None:
+        if key is None:  # the whole state, not one changed trait
+            whole_states.append(key)
+
+    monitor.view.header.send_state = record
+    ip.run_cell("x = 1")
+    assert len(whole_states) == 1
+    stop_current()
+    ip.run_cell("x = 2")
+    assert len(whole_states) == 1  # stopped: no longer follows the cells
